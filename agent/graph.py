@@ -1,0 +1,213 @@
+"""The dissect graph, top to bottom:
+
+    resolve -> fetch -> fit -> retrieve -> analyse -> verify --(grounding poor)--> revise --> publish
+                                                           \\--(grounding fine)--> publish
+
+`fetch` includes text extraction (HTML, PDF or page); `revise` re-verifies its own draft and keeps the better one.
+
+Nodes are small functions of (state, runtime context). All model calls go through the context's StructuredLLM
+(validated, cached, logged); all file writes through agent.reports / agent.storage.
+"""
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timezone
+from functools import wraps
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from agent import __version__
+from agent.fitting import CLAIM_WORDS, fit_to_budget
+from agent.grounding import SourceIndex, grounding_rate, verify_draft
+from agent.models import FALLACIES, DissectionDraft, DissectionResult, Provenance, SourceScan
+from agent.render import fence, prompt_template_hash, render_prompt
+from agent.state import DissectContext, DissectInput, DissectState
+
+PROMPT_OVERHEAD_TOKENS = 700  # system prompt, instructions and related passages around the source text
+
+
+def timed(name: str):
+    """Record each node's wall time in state['stage_seconds'] (summed when a node runs twice)."""
+
+    def deco(fn):
+        @wraps(fn)
+        def node(state: DissectState, runtime: Runtime[DissectContext]):
+            runtime.context.progress(f"{name}...")
+            t0 = time.perf_counter()
+            out = fn(state, runtime.context) or {}
+            spent = time.perf_counter() - t0 + state.get("stage_seconds", {}).get(name, 0.0)
+            return {**out, "stage_seconds": {name: round(spent, 3)}}
+
+        return node
+
+    return deco
+
+
+# ---- nodes ----------------------------------------------------------------------------------------------
+
+
+@timed("resolve")
+def resolve(state: DissectState, ctx: DissectContext):
+    from agent.sources import resolve_source
+
+    return {"ref": resolve_source(state["source"])}
+
+
+@timed("fetch")
+def fetch(state: DissectState, ctx: DissectContext):
+    from agent.sources import fetch_paper
+
+    paper = fetch_paper(state["ref"], ctx.settings, force=ctx.force, progress=ctx.progress)
+    return {"paper": paper, "notes": list(paper.notes)}
+
+
+@timed("fit")
+def fit(state: DissectState, ctx: DissectContext):
+    backend = ctx.llm.backend
+    budget = backend.context_tokens - ctx.settings.max_output_tokens - PROMPT_OVERHEAD_TOKENS
+    fitted = fit_to_budget(state["paper"].text, max(budget, 500), backend.count_tokens)
+    return {"prompt_text": fitted.text, "context_fit": fitted.description}
+
+
+def claim_queries(paper, limit: int = 4) -> list[str]:
+    """Retrieval queries from what the paper claims, not only its title."""
+    sentences = re.split(r"(?<=[.!?])\s+", paper.abstract or paper.text[:4000])
+    claims = sorted((s for s in sentences if len(s.split()) > 5), key=lambda s: -len(CLAIM_WORDS.findall(s)))
+    return [paper.title, *claims[:limit]]
+
+
+@timed("retrieve")
+def retrieve(state: DissectState, ctx: DissectContext):
+    from agent.store import Store
+
+    if ctx.store is None:
+        ctx.store = Store(ctx.settings)
+    paper = state["paper"]
+    related = ctx.store.related(claim_queries(paper), k=ctx.settings.related_k,
+                                exclude_text=paper.abstract or paper.text[:2000], exclude_ids={paper.source_id})
+    return {"related": related}
+
+
+def _first_messages(state: DissectState) -> list[dict]:
+    paper = state["paper"]
+    kind_label = {"arxiv": "paper", "web": "essay", "file": "document"}[paper.ref.kind]
+    note = state.get("context_fit", "") if "omitted" in state.get("prompt_text", "") else ""
+    user = render_prompt("dissect", kind_label=kind_label, title=paper.title, authors=paper.authors[:8],
+                         published=paper.published, context_note=note, text=fence(state["prompt_text"]),
+                         related=state.get("related", []))
+    return [{"role": "system", "content": render_prompt("system", fallacies=FALLACIES)},
+            {"role": "user", "content": user}]
+
+
+@timed("analyse")
+def analyse(state: DissectState, ctx: DissectContext):
+    messages = _first_messages(state)
+    draft = ctx.llm.generate(messages, DissectionDraft, max_tokens=ctx.settings.max_output_tokens,
+                             temperature=ctx.settings.temperature, force=ctx.force, stats=ctx.stats)
+    return {"messages": messages, "draft": draft}
+
+
+@timed("verify")
+def verify(state: DissectState, ctx: DissectContext):
+    draft, checks = verify_draft(state["draft"], state["paper"].text)
+    return {"draft": draft, "quotes": checks, "grounding": grounding_rate(checks)}
+
+
+def needs_revision(state: DissectState, runtime: Runtime[DissectContext]) -> str:
+    poor = state["grounding"] < runtime.context.settings.grounding_min
+    return "revise" if poor and not state.get("revised") else "publish"
+
+
+@timed("revise")
+def revise(state: DissectState, ctx: DissectContext):
+    """One more attempt with the unfound quotes named and real source sentences offered. The better-grounded of
+    the two drafts is kept, so a revision can never make a report worse."""
+    unverified = [q for q in state["quotes"] if q.status == "unverified"]
+    index = SourceIndex(state["prompt_text"])
+    ranked = sorted((state["prompt_text"][a:b].strip() for a, b in index.sentences),
+                    key=lambda s: -len(CLAIM_WORDS.findall(s)))
+    candidates = [" ".join(s.split()) for s in ranked if 6 <= len(s.split()) <= 45][:12]
+    messages = [*state["messages"], {"role": "assistant", "content": state["draft"].model_dump_json()},
+                {"role": "user", "content": render_prompt("revise", unverified=unverified, candidates=candidates)}]
+    draft = ctx.llm.generate(messages, DissectionDraft, max_tokens=ctx.settings.max_output_tokens,
+                             temperature=ctx.settings.temperature, force=ctx.force, stats=ctx.stats)
+    new_draft, checks = verify_draft(draft, state["paper"].text)
+    if grounding_rate(checks) >= state["grounding"]:
+        return {"draft": new_draft, "quotes": checks, "grounding": grounding_rate(checks), "revised": True}
+    return {"revised": True, "notes": ["a revision for grounding was tried and discarded (it was not better)"]}
+
+
+def first_line(paper) -> str:
+    text = " ".join((paper.abstract or paper.text).split())
+    m = re.match(r"(.{20,600}?[.!?])(\s|$)", text)
+    return m.group(1) if m else text[:300]
+
+
+@timed("publish")
+def publish(state: DissectState, ctx: DissectContext):
+    paper, s = state["paper"], ctx.stats
+    titles = state.get("related", [])
+    related = [p.model_copy() for p in titles]
+    for rel in state["draft"].related:
+        if 1 <= rel.passage <= len(related):
+            related[rel.passage - 1].relation = rel.relation
+    stage = {**state.get("stage_seconds", {})}
+    result = DissectionResult(
+        scan=SourceScan(title=paper.title, authors=paper.authors, published=paper.published, url=paper.url,
+                        source_id=paper.source_id, kind=paper.ref.kind, text_origin=paper.text_origin,
+                        first_line=first_line(paper)),
+        dissection=state["draft"],
+        quotes=state["quotes"],
+        related=related,
+        provenance=Provenance(
+            backend=ctx.llm.backend.name, model=s.model or ctx.llm.backend.model,
+            prompt_template_hash=prompt_template_hash(), tokens_in=s.tokens_in, tokens_out=s.tokens_out,
+            llm_calls=s.calls, cached_calls=s.cached, seconds=round(sum(stage.values()), 2), stage_seconds=stage,
+            grounding_rate=round(state["grounding"], 3), revised=bool(state.get("revised")),
+            context_fit=state.get("context_fit", ""), generated_at=datetime.now(timezone.utc),
+            tool_version=__version__,
+        ),
+        notes=state.get("notes", []),
+    )
+    from agent.reports import save_report
+
+    path = save_report(result, ctx.settings)
+    _remember_paper(result, ctx)
+    return {"result": result, "report_path": str(path)}
+
+
+def _remember_paper(result: DissectionResult, ctx: DissectContext) -> None:
+    """Store the dissected paper so later dissections can relate to it."""
+    if ctx.store is None:
+        return
+    d = result.dissection
+    ctx.store.add_paper(result.scan.source_id, result.scan.title, result.scan.url,
+                        f"{result.scan.title}. {result.scan.first_line} {d.claims}",
+                        {"verdict": d.verdict[:300], "date": result.scan.published})
+
+
+# ---- the graph ------------------------------------------------------------------------------------------
+
+
+def build_dissect_graph():
+    g = StateGraph(DissectState, input_schema=DissectInput, context_schema=DissectContext)
+    g.add_node("resolve", resolve)
+    g.add_node("fetch", fetch)
+    g.add_node("fit", fit)
+    g.add_node("retrieve", retrieve)
+    g.add_node("analyse", analyse)
+    g.add_node("verify", verify)
+    g.add_node("revise", revise)
+    g.add_node("publish", publish)
+    g.add_edge(START, "resolve")
+    g.add_edge("resolve", "fetch")
+    g.add_edge("fetch", "fit")
+    g.add_edge("fit", "retrieve")
+    g.add_edge("retrieve", "analyse")
+    g.add_edge("analyse", "verify")
+    g.add_conditional_edges("verify", needs_revision, {"revise": "revise", "publish": "publish"})
+    g.add_edge("revise", "publish")
+    g.add_edge("publish", END)
+    return g.compile()

@@ -1,0 +1,90 @@
+"""The embedded default: a small instruction-tuned GGUF run in-process on CPU by llama.cpp (xllamacpp).
+
+No key, no network. JSON-schema replies are grammar-constrained by llama.cpp, so they always parse; the schema's
+string caps keep a looping small model from running out of tokens mid-string.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+from agent.config import Settings
+from agent.errors import ConfigError, LLMError
+from agent.llm.base import Completion, LLMBackend, Request
+
+_SERVERS: dict[tuple, object] = {}  # one loaded model per (path, ctx, threads) per process
+_LOCK = threading.Lock()
+
+
+class LocalBackend(LLMBackend):
+    name = "local"
+
+    def __init__(self, settings: Settings):
+        from agent.llm import EMBEDDED_GGUF, embedded_gguf_path
+
+        self.path = Path(settings.model).expanduser() if settings.model else embedded_gguf_path()
+        if not self.path.is_file():
+            raise ConfigError(f"local model file not found: {self.path}")
+        self.model = EMBEDDED_GGUF.removesuffix(".gguf") if not settings.model else self.path.stem
+        self.context_tokens = settings.context_tokens
+        self.threads = settings.threads or os.cpu_count() or 2
+        self._server = None
+
+    def _load(self):
+        key = (str(self.path), self.context_tokens, self.threads)
+        with _LOCK:
+            if key not in _SERVERS:
+                try:
+                    import xllamacpp as xlc
+                except ImportError:
+                    raise ConfigError("the local backend needs xllamacpp: pip install xllamacpp") from None
+                p = xlc.CommonParams()
+                p.model.path = str(self.path)
+                p.n_ctx = self.context_tokens
+                p.n_parallel = 1
+                p.cpuparams.n_threads = self.threads
+                p.cpuparams_batch.n_threads = self.threads
+                p.verbosity = -1  # llama.cpp's own logs would drown ours
+                try:
+                    _SERVERS[key] = xlc.Server(p)
+                except Exception as exc:  # noqa: BLE001 - llama.cpp raises plain RuntimeErrors
+                    raise LLMError(f"cannot load local model {self.path.name}: {exc}") from None
+            return _SERVERS[key]
+
+    def complete(self, request: Request) -> Completion:
+        server = self._load()
+        body: dict = {
+            "messages": request.messages,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "repeat_penalty": 1.1,  # small models loop without it
+            "seed": 0,
+        }
+        if request.schema is not None:
+            body["response_format"] = {"type": "json_schema", "json_schema": {"name": "reply", "schema": request.schema}}
+        t0 = time.perf_counter()
+        with _LOCK:  # one slot: requests are served one at a time
+            try:
+                out = server.handle_chat_completions(body)
+            except Exception as exc:  # noqa: BLE001
+                raise LLMError(f"local model failed: {exc}") from None
+        seconds = time.perf_counter() - t0
+        if not isinstance(out, dict) or "choices" not in out:
+            msg = out.get("error", {}).get("message", out) if isinstance(out, dict) else out
+            raise LLMError(f"local model failed: {str(msg)[:300]}")
+        choice = out["choices"][0]
+        usage = out.get("usage", {})
+        return Completion(
+            text=choice["message"].get("content") or "",
+            model=self.model,
+            tokens_in=int(usage.get("prompt_tokens", 0)),
+            tokens_out=int(usage.get("completion_tokens", 0)),
+            seconds=seconds,
+            finish_reason=choice.get("finish_reason", ""),
+        )
+
+    def count_tokens(self, text: str) -> int:
+        # SmolLM2's BPE averages ~4 chars/token on English prose; 3.2 leaves headroom for LaTeX and numbers.
+        return int(len(text) / 3.2) + 1

@@ -1,0 +1,156 @@
+"""Any OpenAI-compatible server (OpenAI, vLLM, llama.cpp server, Ollama, SGLang) through the `openai` client.
+
+Structured output: `response_format={"type": "json_schema", ...}` first; servers that reject it (llama.cpp's
+server answers 500, some answer 400) get `{"type": "json_object", "schema": ...}`, and the last resort is plain
+`json_object` with the schema in the prompt. This changes only the request format, never the model. The format that
+worked is remembered for the process.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from agent.config import Settings
+from agent.errors import ConfigError, LLMError
+from agent.llm.base import Completion, LLMBackend, Request
+
+FORMATS = ("json_schema", "json_object+schema", "json_object")
+
+
+def _response_format(kind: str, schema: dict) -> dict:
+    if kind == "json_schema":
+        return {"type": "json_schema", "json_schema": {"name": "dissection", "schema": schema, "strict": False}}
+    if kind == "json_object+schema":
+        return {"type": "json_object", "schema": schema}
+    return {"type": "json_object"}
+
+
+def _with_schema_hint(messages: list[dict], schema: dict) -> list[dict]:
+    hint = "Reply with one JSON object that validates against this JSON schema:\n" + json.dumps(schema)
+    return [*messages[:-1], {**messages[-1], "content": messages[-1]["content"] + "\n\n" + hint}]
+
+
+class OpenAIBackend(LLMBackend):
+    name = "openai"
+
+    def __init__(self, settings: Settings):
+        try:
+            import openai
+        except ImportError:
+            raise ConfigError("the openai backend needs the openai package") from None
+        if not settings.model:
+            raise ConfigError("the openai backend needs a model name: set DISSECT_MODEL or --model")
+        self._openai = openai
+        self.model = settings.model
+        self.context_tokens = settings.context_tokens
+        self.base_url = settings.openai_base_url or None
+        kwargs = dict(
+            api_key=settings.openai_api_key or "not-needed",  # local servers accept any key
+            base_url=self.base_url,
+            timeout=settings.llm_timeout_s,
+            max_retries=2,  # the client retries 429/5xx/connection errors with backoff
+        )
+        self.client = openai.OpenAI(**kwargs)
+        self._async_kwargs = kwargs
+        self.concurrency = max(1, settings.concurrency)
+        self._format: str | None = None  # the structured-output format this server accepted
+
+    # -- helpers ----------------------------------------------------------------------------------------
+    def _where(self) -> str:
+        return self.base_url or "api.openai.com"
+
+    def _translate(self, exc: Exception) -> LLMError:
+        o = self._openai
+        if isinstance(exc, o.APITimeoutError):
+            return LLMError(f"model {self.model} at {self._where()} timed out")
+        if isinstance(exc, o.APIConnectionError):
+            return LLMError(f"cannot reach the OpenAI-compatible server at {self._where()}")
+        if isinstance(exc, o.AuthenticationError):
+            return LLMError(f"the server at {self._where()} rejected the API key (set OPENAI_API_KEY)")
+        if isinstance(exc, o.NotFoundError):
+            return LLMError(f"the server at {self._where()} does not know model {self.model!r}")
+        if isinstance(exc, o.APIStatusError):
+            return LLMError(f"model {self.model} at {self._where()} failed: HTTP {exc.status_code}")
+        return LLMError(f"model {self.model} failed: {exc}")
+
+    def _is_format_rejection(self, exc: Exception) -> bool:
+        o = self._openai
+        return isinstance(exc, (o.BadRequestError, o.InternalServerError, o.UnprocessableEntityError))
+
+    def _kwargs(self, request: Request, fmt: str | None) -> dict:
+        messages = request.messages
+        kw: dict = dict(model=self.model, max_tokens=request.max_tokens, temperature=request.temperature)
+        if request.schema is not None and fmt is not None:
+            kw["response_format"] = _response_format(fmt, request.schema)
+            if fmt == "json_object":
+                messages = _with_schema_hint(messages, request.schema)
+        kw["messages"] = messages
+        return kw
+
+    def _completion(self, resp, seconds: float) -> Completion:
+        if not resp.choices:
+            raise LLMError(f"model {self.model} returned no choices")
+        choice = resp.choices[0]
+        usage = resp.usage
+        return Completion(
+            text=choice.message.content or "",
+            model=getattr(resp, "model", None) or self.model,
+            tokens_in=getattr(usage, "prompt_tokens", 0) or 0,
+            tokens_out=getattr(usage, "completion_tokens", 0) or 0,
+            seconds=seconds,
+            finish_reason=choice.finish_reason or "",
+        )
+
+    def _formats(self, request: Request) -> list[str | None]:
+        if request.schema is None:
+            return [None]
+        return [self._format] if self._format else list(FORMATS)
+
+    # -- the interface ----------------------------------------------------------------------------------
+    def complete(self, request: Request) -> Completion:
+        last: Exception | None = None
+        for fmt in self._formats(request):
+            t0 = time.perf_counter()
+            try:
+                resp = self.client.chat.completions.create(**self._kwargs(request, fmt))
+            except Exception as exc:  # noqa: BLE001 - translated below
+                if fmt is not None and self._format is None and self._is_format_rejection(exc):
+                    last = exc
+                    continue
+                raise self._translate(exc) from None
+            if fmt is not None:
+                self._format = fmt
+            return self._completion(resp, time.perf_counter() - t0)
+        raise self._translate(last) if last else LLMError("no structured-output format accepted")
+
+    def complete_batch(self, requests: list[Request]) -> list[Completion | Exception]:
+        """Concurrent requests through the async client, at most `concurrency` in flight."""
+        if len(requests) <= 1 or self.concurrency == 1:
+            return super().complete_batch(requests)
+        if self._format is None and any(r.schema is not None for r in requests):
+            # learn the structured-output format on the first request, then fan out the rest
+            first = super().complete_batch(requests[:1])
+            return first + self.complete_batch(requests[1:])
+        return asyncio.run(self._batch(requests))
+
+    async def _batch(self, requests: list[Request]) -> list[Completion | Exception]:
+        client = self._openai.AsyncOpenAI(**self._async_kwargs)
+        sem = asyncio.Semaphore(self.concurrency)
+
+        async def one(req: Request) -> Completion | Exception:
+            async with sem:
+                t0 = time.perf_counter()
+                try:
+                    fmt = self._format if req.schema is not None else None
+                    resp = await client.chat.completions.create(**self._kwargs(req, fmt))
+                    return self._completion(resp, time.perf_counter() - t0)
+                except LLMError as exc:
+                    return exc
+                except Exception as exc:  # noqa: BLE001
+                    return self._translate(exc)
+
+        try:
+            return list(await asyncio.gather(*(one(r) for r in requests)))
+        finally:
+            await client.close()

@@ -1,0 +1,162 @@
+"""Pydantic models: the data that flows through the graphs. The dissection's JSON schema lives here.
+
+`DissectionDraft` is what the model must produce (its JSON schema constrains decoding; strings are capped so
+that a small model that loops cannot run past max_tokens inside a string). `DissectionResult` is the full,
+program-checked result that reports, JSON output, feeds and the HTML view render.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+SourceKind = Literal["arxiv", "web", "file"]
+TextOrigin = Literal["arxiv-html", "arxiv-pdf", "arxiv-abstract", "web", "pdf", "html", "markdown", "text"]
+
+# The fixed taxonomy the core fallacy is named from ("other" when none fits).
+FALLACIES = (
+    "equivocation",
+    "motte and bailey",
+    "begging the question",
+    "hasty generalization",
+    "false dichotomy",
+    "appeal to authority",
+    "anthropomorphism",
+    "benchmark-to-capability leap",
+    "unfalsifiable claim",
+    "correlation as causation",
+    "moving the goalposts",
+    "straw man",
+    "slippery slope",
+    "other",
+)
+
+
+class SourceRef(BaseModel):
+    """What the user asked for, resolved: the kind of source and its canonical locator."""
+
+    kind: SourceKind
+    locator: str  # arXiv id without version, URL, or absolute file path
+    version: str = ""  # arXiv version ("v2") when the user pinned one
+
+
+class Paper(BaseModel):
+    """A fetched source with its metadata and full text."""
+
+    ref: SourceRef
+    title: str
+    authors: list[str] = []
+    published: str = ""  # ISO date when known
+    url: str = ""
+    abstract: str = ""
+    categories: list[str] = []
+    text: str  # the full text the dissection reads and quotes are checked against
+    text_origin: TextOrigin
+    notes: list[str] = []  # fetch notes, e.g. "HTML unavailable (404); used the PDF"
+
+    @property
+    def source_id(self) -> str:
+        return self.ref.locator
+
+
+class Passage(BaseModel):
+    """A retrieved piece of related writing."""
+
+    id: str
+    text: str
+    title: str = ""
+    url: str = ""
+    author: str = ""
+    score: float = 0.0  # cosine similarity in [0, 1]
+    relation: str = ""  # one line on how it relates, filled by the analysis
+
+
+# ---- what the model writes ------------------------------------------------------------------------
+
+
+class CoreFallacy(BaseModel):
+    name: str = Field(description="a name from the taxonomy, or 'other'", max_length=60)
+    quote: str = Field(description="verbatim sentence from the source that the fallacy rests on", max_length=400)
+    explanation: str = Field(description="why the inference fails", max_length=700)
+
+
+class HiddenAssumption(BaseModel):
+    assumption: str = Field(max_length=300)
+    quote: str = Field(description="verbatim sentence from the source that relies on it", max_length=400)
+    if_false: str = Field(description="what breaks if the assumption is false", max_length=400)
+
+
+class Relation(BaseModel):
+    passage: int = Field(description="number of the related passage, starting at 1", ge=1, le=20)
+    relation: str = Field(description="one line: echoes, answers, contradicts or ignores it, and how", max_length=250)
+
+
+class DissectionDraft(BaseModel):
+    """The structured output asked of the model."""
+
+    claims: str = Field(description="what the work claims and how it argues, one paragraph", max_length=1200)
+    core_fallacy: CoreFallacy
+    hidden_assumptions: list[HiddenAssumption] = Field(max_length=4)
+    social_function: str = Field(description="what the work does in the discourse", max_length=600)
+    verdict: str = Field(description="the critic's verdict in two sentences", max_length=500)
+    lag_weighted_verdict: str = Field(
+        "", description="the verdict discounted for how fast the field moves; may be empty", max_length=400
+    )
+    related: list[Relation] = Field([], max_length=8)
+
+
+# ---- what the program adds --------------------------------------------------------------------------
+
+
+class QuoteCheck(BaseModel):
+    where: str  # "core_fallacy" or "hidden_assumptions[2]"
+    quote: str  # as shown in the report (repaired to the source's wording when repair succeeded)
+    status: Literal["verified", "repaired", "unverified"]
+    original: str = ""  # what the model wrote, when it was repaired or could not be verified
+
+
+class Provenance(BaseModel):
+    backend: str
+    model: str
+    prompt_template_hash: str
+    tokens_in: int = 0
+    tokens_out: int = 0
+    llm_calls: int = 0
+    cached_calls: int = 0
+    seconds: float = 0.0
+    stage_seconds: dict[str, float] = {}
+    grounding_rate: float = 0.0  # verified-or-repaired quotes / all quotes
+    revised: bool = False
+    context_fit: str = ""  # how the source text was fitted to the context window
+    generated_at: datetime
+    tool_version: str
+
+
+class SourceScan(BaseModel):
+    title: str
+    authors: list[str]
+    published: str
+    url: str
+    source_id: str
+    kind: SourceKind
+    text_origin: TextOrigin
+    first_line: str  # the first sentence of the abstract (or text), copied by the program
+
+
+class DissectionResult(BaseModel):
+    scan: SourceScan
+    dissection: DissectionDraft
+    quotes: list[QuoteCheck]
+    related: list[Passage] = []
+    provenance: Provenance
+    notes: list[str] = []
+
+    @property
+    def slug(self) -> str:
+        from agent.storage import slugify
+
+        return slugify(self.scan.source_id if self.scan.kind == "arxiv" else self.scan.title)
+
+    def report_date(self) -> date:
+        return self.provenance.generated_at.date()

@@ -1,0 +1,110 @@
+"""Publishing dissections: the Markdown report, its JSON twin, and the index. Writes go through agent.storage.
+
+Layout: `<reports_dir>/<yyyy-mm-dd>/<slug>.md` (front matter + Markdown), `<data_dir>/results/<slug>.json` (the
+structured result, for feeds, digests and re-rendering), `<reports_dir>/index.md` (rebuilt from the reports'
+front matter, so it can never disagree with them).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from agent.config import Settings
+from agent.models import DissectionResult
+from agent.render import render
+from agent.storage import atomic_write_text, inside, read_json, slugify, write_json
+
+ORIGIN_LABELS = {
+    "arxiv-html": "arXiv HTML full text",
+    "arxiv-pdf": "arXiv PDF full text (the HTML rendering was unavailable)",
+    "arxiv-abstract": "the abstract only (neither HTML nor PDF full text could be fetched)",
+    "web": "the web page's main text",
+    "pdf": "a local PDF",
+    "html": "a local HTML file",
+    "markdown": "a local Markdown file",
+    "text": "a local text file",
+}
+
+
+def report_markdown(result: DissectionResult) -> str:
+    status = {q.where: q.status for q in result.quotes}
+    counts = {s: sum(q.status == s for q in result.quotes) for s in ("verified", "repaired", "unverified")}
+    return render("reports/dissection.md.j2", r=result, quote_status=status, counts=counts,
+                  origin_label=ORIGIN_LABELS.get(result.scan.text_origin, result.scan.text_origin))
+
+
+def result_path(settings: Settings, slug: str) -> Path:
+    return inside(settings.data_dir, "results", slugify(slug) + ".json")
+
+
+def load_result(settings: Settings, slug: str) -> DissectionResult | None:
+    raw = read_json(result_path(settings, slug))
+    try:
+        return DissectionResult.model_validate(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def save_report(result: DissectionResult, settings: Settings) -> Path:
+    """Write the report and its JSON, then refresh the index. Returns the report's path."""
+    slug = result.slug
+    day = result.report_date().isoformat()
+    # a re-run replaces the earlier report of the same source, wherever its date folder is
+    for old in Path(settings.reports_dir).glob(f"*/{slug}.md"):
+        if old.parent.name != day and old.parent.name != "digests":
+            old.unlink(missing_ok=True)
+    path = inside(settings.reports_dir, day, slug + ".md")
+    write_json(result_path(settings, slug), result.model_dump(mode="json"))
+    atomic_write_text(path, report_markdown(result))
+    write_index(settings)
+    return path
+
+
+def front_matter(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    if not text.startswith("---\n"):
+        return {}
+    end = text.find("\n---", 4)
+    try:
+        meta = yaml.safe_load(text[4:end]) if end > 0 else None
+    except yaml.YAMLError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def index_entries(settings: Settings) -> list[dict]:
+    root = Path(settings.reports_dir)
+    entries = []
+    for path in root.glob("[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]/*.md"):
+        meta = front_matter(path)
+        if not meta.get("source_id"):
+            continue
+        result = load_result(settings, path.stem)
+        entries.append({
+            "date": path.parent.name,
+            "path": path.relative_to(root).as_posix(),
+            "title": meta.get("title", path.stem),
+            "source_id": meta.get("source_id", ""),
+            "model": meta.get("model", ""),
+            "grounding": float(meta.get("grounding_rate", 0) or 0),
+            "verdict": result.dissection.verdict if result else "",
+        })
+    entries.sort(key=lambda e: (e["date"], e["title"]), reverse=True)
+    return entries
+
+
+def digest_entries(settings: Settings) -> list[dict]:
+    out = []
+    for path in sorted((Path(settings.reports_dir) / "digests").glob("*.md"), reverse=True):
+        meta = front_matter(path)
+        out.append({"date": path.stem, "path": f"digests/{path.name}", "count": int(meta.get("dissected", 0) or 0)})
+    return out
+
+
+def write_index(settings: Settings) -> Path:
+    text = render("reports/index.md.j2", entries=index_entries(settings), digests=digest_entries(settings))
+    return atomic_write_text(inside(settings.reports_dir, "index.md"), text)
