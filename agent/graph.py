@@ -1,7 +1,7 @@
 """The dissect graph, top to bottom:
 
-    resolve -> fetch -> fit -> retrieve -> analyse -> verify --(grounding poor)--> revise --> publish
-                                                           \\--(grounding fine)--> publish
+    resolve -> fetch -> fit -> retrieve -> analyse -> verify --(grounding poor)--> revise --> render -> persist
+                                                           \\--(grounding fine)-------------> render -> persist
 
 `fetch` includes text extraction (HTML, PDF or page); `revise` re-verifies its own draft and keeps the better one.
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import time
 from datetime import datetime, timezone
-from functools import wraps
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
@@ -21,7 +20,7 @@ from langgraph.runtime import Runtime
 from agent import __version__
 from agent.fitting import CLAIM_WORDS, fit_to_budget
 from agent.grounding import SourceIndex, grounding_rate, verify_draft
-from agent.models import FALLACIES, DissectionDraft, DissectionResult, Provenance, SourceScan
+from agent.models import FALLACIES, DissectionDraft, DissectionResult, Provenance, SourceScan, draft_json_schema
 from agent.render import fence, prompt_template_hash, render_prompt
 from agent.state import DissectContext, DissectInput, DissectState
 
@@ -32,7 +31,6 @@ def timed(name: str):
     """Record each node's wall time in state['stage_seconds'] (summed when a node runs twice)."""
 
     def deco(fn):
-        @wraps(fn)
         def node(state: DissectState, runtime: Runtime[DissectContext]):
             runtime.context.progress(f"{name}...")
             t0 = time.perf_counter()
@@ -40,6 +38,9 @@ def timed(name: str):
             spent = time.perf_counter() - t0 + state.get("stage_seconds", {}).get(name, 0.0)
             return {**out, "stage_seconds": {name: round(spent, 3)}}
 
+        # not functools.wraps: LangGraph reads the signature to pass `runtime`, and wraps would expose `ctx`
+        node.__name__ = node.__qualname__ = fn.__name__
+        node.__doc__ = fn.__doc__
         return node
 
     return deco
@@ -104,8 +105,9 @@ def _first_messages(state: DissectState) -> list[dict]:
 @timed("analyse")
 def analyse(state: DissectState, ctx: DissectContext):
     messages = _first_messages(state)
+    schema = draft_json_schema(len(state.get("related", [])))
     draft = ctx.llm.generate(messages, DissectionDraft, max_tokens=ctx.settings.max_output_tokens,
-                             temperature=ctx.settings.temperature, force=ctx.force, stats=ctx.stats)
+                             temperature=ctx.settings.temperature, force=ctx.force, stats=ctx.stats, schema=schema)
     return {"messages": messages, "draft": draft}
 
 
@@ -117,39 +119,56 @@ def verify(state: DissectState, ctx: DissectContext):
 
 def needs_revision(state: DissectState, runtime: Runtime[DissectContext]) -> str:
     poor = state["grounding"] < runtime.context.settings.grounding_min
-    return "revise" if poor and not state.get("revised") else "publish"
+    return "revise" if poor and not state.get("revised") else "render"
 
 
 @timed("revise")
 def revise(state: DissectState, ctx: DissectContext):
-    """One more attempt with the unfound quotes named and real source sentences offered. The better-grounded of
-    the two drafts is kept, so a revision can never make a report worse."""
+    """One more attempt, with the unfound quotes named and each quote restricted by the schema to real source
+    sentences (the ones densest in claims plus those closest to what the model tried to quote). The
+    better-grounded of the two drafts is kept, so a revision can never make a report worse."""
     unverified = [q for q in state["quotes"] if q.status == "unverified"]
-    index = SourceIndex(state["prompt_text"])
-    ranked = sorted((state["prompt_text"][a:b].strip() for a, b in index.sentences),
-                    key=lambda s: -len(CLAIM_WORDS.findall(s)))
-    candidates = [" ".join(s.split()) for s in ranked if 6 <= len(s.split()) <= 45][:12]
+    candidates = quote_candidates(state["prompt_text"], [q.original for q in unverified])
     messages = [*state["messages"], {"role": "assistant", "content": state["draft"].model_dump_json()},
                 {"role": "user", "content": render_prompt("revise", unverified=unverified, candidates=candidates)}]
+    schema = draft_json_schema(len(state.get("related", [])), quote_choices=candidates)
     draft = ctx.llm.generate(messages, DissectionDraft, max_tokens=ctx.settings.max_output_tokens,
-                             temperature=ctx.settings.temperature, force=ctx.force, stats=ctx.stats)
+                             temperature=ctx.settings.temperature, force=ctx.force, stats=ctx.stats, schema=schema)
     new_draft, checks = verify_draft(draft, state["paper"].text)
     if grounding_rate(checks) >= state["grounding"]:
         return {"draft": new_draft, "quotes": checks, "grounding": grounding_rate(checks), "revised": True}
     return {"revised": True, "notes": ["a revision for grounding was tried and discarded (it was not better)"]}
 
 
+def quote_candidates(text: str, attempted: list[str], n: int = 16) -> list[str]:
+    """Source sentences a revision may quote: those sharing most words with the failed quotes, then the most
+    claim-dense ones; each short enough to fit the schema's quote length."""
+    index = SourceIndex(text)
+    sentences = [" ".join(text[a:b].split()) for a, b in index.sentences]
+    sentences = list(dict.fromkeys(s for s in sentences if 6 <= len(s.split()) and len(s) <= 380 and "omitted" not in s))
+    tried = [set(re.findall(r"\w+", q.casefold())) for q in attempted if q]
+
+    def closeness(sent: str) -> float:
+        words = set(re.findall(r"\w+", sent.casefold()))
+        return max((len(words & t) / (len(t) or 1) for t in tried), default=0.0)
+
+    by_closeness = sorted(sentences, key=closeness, reverse=True)[: n // 2]
+    by_claims = sorted(sentences, key=lambda s: -len(CLAIM_WORDS.findall(s)))
+    return list(dict.fromkeys([*by_closeness, *by_claims]))[:n]
+
+
 def first_line(paper) -> str:
-    text = " ".join((paper.abstract or paper.text).split())
+    source = paper.abstract or "\n".join(ln for ln in paper.text.splitlines() if not ln.lstrip().startswith("#"))
+    text = " ".join(source.split())
     m = re.match(r"(.{20,600}?[.!?])(\s|$)", text)
     return m.group(1) if m else text[:300]
 
 
-@timed("publish")
-def publish(state: DissectState, ctx: DissectContext):
+@timed("render")
+def render_result(state: DissectState, ctx: DissectContext):
+    """Assemble the structured result (the report's Markdown is rendered from it when persisted)."""
     paper, s = state["paper"], ctx.stats
-    titles = state.get("related", [])
-    related = [p.model_copy() for p in titles]
+    related = [p.model_copy() for p in state.get("related", [])]
     for rel in state["draft"].related:
         if 1 <= rel.passage <= len(related):
             related[rel.passage - 1].relation = rel.relation
@@ -171,11 +190,16 @@ def publish(state: DissectState, ctx: DissectContext):
         ),
         notes=state.get("notes", []),
     )
+    return {"result": result}
+
+
+@timed("persist")
+def persist(state: DissectState, ctx: DissectContext):
     from agent.reports import save_report
 
-    path = save_report(result, ctx.settings)
-    _remember_paper(result, ctx)
-    return {"result": result, "report_path": str(path)}
+    path = save_report(state["result"], ctx.settings)
+    _remember_paper(state["result"], ctx)
+    return {"report_path": str(path)}
 
 
 def _remember_paper(result: DissectionResult, ctx: DissectContext) -> None:
@@ -200,14 +224,16 @@ def build_dissect_graph():
     g.add_node("analyse", analyse)
     g.add_node("verify", verify)
     g.add_node("revise", revise)
-    g.add_node("publish", publish)
+    g.add_node("render", render_result)
+    g.add_node("persist", persist)
     g.add_edge(START, "resolve")
     g.add_edge("resolve", "fetch")
     g.add_edge("fetch", "fit")
     g.add_edge("fit", "retrieve")
     g.add_edge("retrieve", "analyse")
     g.add_edge("analyse", "verify")
-    g.add_conditional_edges("verify", needs_revision, {"revise": "revise", "publish": "publish"})
-    g.add_edge("revise", "publish")
-    g.add_edge("publish", END)
+    g.add_conditional_edges("verify", needs_revision, {"revise": "revise", "render": "render"})
+    g.add_edge("revise", "render")
+    g.add_edge("render", "persist")
+    g.add_edge("persist", END)
     return g.compile()

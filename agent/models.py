@@ -97,13 +97,32 @@ class DissectionDraft(BaseModel):
 
     claims: str = Field(description="what the work claims and how it argues, one paragraph", max_length=1200)
     core_fallacy: CoreFallacy
-    hidden_assumptions: list[HiddenAssumption] = Field(max_length=4)
+    hidden_assumptions: list[HiddenAssumption] = Field(min_length=1, max_length=4)
     social_function: str = Field(description="what the work does in the discourse", max_length=600)
     verdict: str = Field(description="the critic's verdict in two sentences", max_length=500)
     lag_weighted_verdict: str = Field(
         "", description="the verdict discounted for how fast the field moves; may be empty", max_length=400
     )
     related: list[Relation] = Field([], max_length=8)
+
+
+def draft_json_schema(n_related: int, quote_choices: list[str] | None = None) -> dict:
+    """The DissectionDraft schema tightened for one request: passage numbers within the passages actually shown,
+    and, for a grounding revision, every quote restricted to an `enum` of real source sentences (grammar-constrained
+    backends then cannot produce an unfound quote)."""
+    import copy
+
+    schema = copy.deepcopy(DissectionDraft.model_json_schema())
+    defs = schema["$defs"]
+    defs["Relation"]["properties"]["passage"]["maximum"] = max(1, n_related)
+    defs["CoreFallacy"]["properties"]["name"] = {"type": "string", "enum": list(FALLACIES)}
+    schema["properties"]["related"]["maxItems"] = n_related
+    if quote_choices:
+        for name in ("CoreFallacy", "HiddenAssumption"):
+            quote = defs[name]["properties"]["quote"]
+            defs[name]["properties"]["quote"] = {"type": "string", "enum": list(quote_choices),
+                                                 "description": quote.get("description", "")}
+    return schema
 
 
 # ---- what the program adds --------------------------------------------------------------------------

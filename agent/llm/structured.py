@@ -81,11 +81,11 @@ class StructuredLLM:
                  c.seconds, " (cached)" if c.cached else "")
 
     def generate(self, messages: list[dict], schema_model: type[T], *, max_tokens: int, temperature: float = 0.0,
-                 force: bool = False, stats: CallStats | None = None) -> T:
+                 force: bool = False, stats: CallStats | None = None, schema: dict | None = None) -> T:
         """One validated object of `schema_model`. Invalid output is retried with the validation error shown to
         the model; after `retries` extra attempts it is an LLMError."""
         stats = stats if stats is not None else CallStats()
-        schema = schema_model.model_json_schema()
+        schema = schema or schema_model.model_json_schema()  # a tightened schema must still validate as the model
         convo = list(messages)
         problem = ""
         first_key = ""

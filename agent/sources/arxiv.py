@@ -1,0 +1,238 @@
+"""arXiv papers: metadata through the `arxiv` package, full text from arXiv's HTML rendering, else the PDF,
+else the abstract. Every request is polite (agent.sources.http) and every fetched body is cached on disk.
+
+The `arxiv` package builds the query URLs, parses the Atom feed and paginates; its transport is replaced by
+`_PoliteSession`, which sends each request through `http.get` so the API shares the User-Agent, timeout,
+rate limit (one request per `arxiv_delay_s` across all arXiv hosts) and backoff of every other fetch.
+"""
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from datetime import date
+from typing import Callable
+
+import arxiv
+import requests
+
+from agent.config import Settings
+from agent.errors import DissectError, ExtractionError, FetchError, InvalidSourceError, SourceNotFoundError
+from agent.models import Paper, SourceRef
+from agent.sources import http
+from agent.sources.files import pdf_to_text
+from agent.sources.web import extract_html
+from agent.storage import DiskCache
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+# An arXiv HTML page with less text than this (or than 1.5x the abstract) is a stub such as "HTML is not
+# available for the source", not the paper.
+MIN_FULLTEXT_CHARS = 1500
+NO_HTML_MARKERS = ("HTML is not available for the source", "No HTML for")
+
+Progress = Callable[[str], None] | None
+
+
+def _say(progress: Progress, line: str) -> None:
+    if progress:
+        progress(line)
+
+
+def error_feed_message(body: bytes) -> str:
+    """arXiv's message from an error feed (an entry titled "Error"), or "" when the body is not one."""
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return ""
+    for entry in root.iter(ATOM + "entry"):
+        if (entry.findtext(ATOM + "title") or "").strip() == "Error":
+            return " ".join((entry.findtext(ATOM + "summary") or "unknown error").split())
+    return ""
+
+
+class _PoliteSession(requests.Session):
+    """What arxiv.Client calls `self._session.get(url, headers=...)` on: delegates to http.get."""
+
+    def __init__(self, settings: Settings):
+        super().__init__()
+        self.settings = settings
+
+    def get(self, url, **_ignored):  # the client's own user-agent header is replaced by ours
+        try:
+            got = http.get(url, self.settings, accept="application/atom+xml", rate_key=http.ARXIV_RATE_KEY)
+        except FetchError as exc:
+            resp = getattr(exc, "response", None)
+            message = error_feed_message(resp.body) if resp is not None else ""
+            if message:
+                raise InvalidSourceError(f"arXiv rejected the request: {message}") from None
+            raise
+        except SourceNotFoundError:
+            raise FetchError(f"no arXiv API at {url.split('?')[0]} (HTTP 404; check DISSECT_ARXIV_API_URL)") from None
+        if b"<feed" not in got.body[:4096]:
+            raise FetchError(f"the arXiv API at {url.split('?')[0]} returned {got.content_type or 'a body'}, "
+                             "not an Atom feed")
+        message = error_feed_message(got.body)
+        if message:  # the API has also been seen to send error feeds with HTTP 200
+            raise InvalidSourceError(f"arXiv rejected the request: {message}")
+        out = requests.Response()
+        out.status_code, out._content, out.url = 200, got.body, got.url
+        out.headers["Content-Type"] = got.content_type
+        return out
+
+
+def _client(settings: Settings, page_size: int = 100) -> arxiv.Client:
+    client = arxiv.Client(page_size=page_size, delay_seconds=settings.arxiv_delay_s,
+                          num_retries=settings.http_retries)
+    base = settings.arxiv_api_url.replace("{", "{{").replace("}", "}}")
+    client.query_url_format = base + ("&" if "?" in base else "?") + "{}"
+    client._session = _PoliteSession(settings)  # the package has no public hook for its transport
+    return client
+
+
+def _results(client: arxiv.Client, search: arxiv.Search) -> list[arxiv.Result]:
+    try:
+        return list(client.results(search))
+    except arxiv.ArxivError as exc:  # e.g. an unexpectedly empty page while paginating, after retries
+        raise FetchError(f"arXiv API failed: {exc.message}") from None
+
+
+def _split_version(short_id: str) -> tuple[str, str]:
+    m = re.match(r"^(.+?)(v\d+)?$", short_id)
+    return m.group(1), m.group(2) or ""
+
+
+def _meta(result: arxiv.Result) -> dict:
+    bare, version = _split_version(result.get_short_id())
+    return {
+        "id": bare,
+        "version": version,
+        "title": " ".join(result.title.split()),
+        "authors": [a.name for a in result.authors],
+        "published": result.published.date().isoformat(),
+        "abstract": " ".join(result.summary.split()),
+        "categories": list(result.categories),
+    }
+
+
+def _paper(meta: dict, ref: SourceRef, text: str, origin: str, notes: list[str]) -> Paper:
+    return Paper(
+        ref=ref,
+        title=meta["title"] or ref.locator,
+        authors=meta["authors"],
+        published=meta["published"],
+        url=f"https://arxiv.org/abs/{ref.locator}{ref.version}",
+        abstract=meta["abstract"],
+        categories=meta["categories"],
+        text=text,
+        text_origin=origin,
+        notes=notes,
+    )
+
+
+def fetch_metadata(ref: SourceRef, settings: Settings, cache: DiskCache, force: bool = False) -> dict:
+    full_id = ref.locator + ref.version
+    meta = None if force else cache.get_json("arxiv-meta", full_id)
+    if meta:
+        return meta
+    results = _results(_client(settings), arxiv.Search(id_list=[full_id], max_results=1))
+    if not results:
+        raise SourceNotFoundError(f"arXiv has no paper {full_id}")
+    meta = _meta(results[0])
+    cache.put_json("arxiv-meta", full_id, meta)
+    return meta
+
+
+def _cached_get(url: str, ns: str, key: str, settings: Settings, cache: DiskCache, force: bool) -> bytes:
+    body = None if force else cache.get(ns, key)
+    if body is None:
+        body = http.get(url, settings, rate_key=http.ARXIV_RATE_KEY).body
+        cache.put(ns, key, body)
+    return body
+
+
+def _html_text(full_id: str, settings: Settings, cache: DiskCache, force: bool, abstract: str) -> str:
+    url = settings.arxiv_html_url.format(id=full_id)
+    text, _ = extract_html(_cached_get(url, "arxiv-html", full_id, settings, cache, force), url)
+    needed = max(MIN_FULLTEXT_CHARS, int(1.5 * len(abstract)))
+    if any(m in text[:2000] for m in NO_HTML_MARKERS) or len(text) < needed:
+        raise ExtractionError(f"the HTML page has too little text ({len(text)} characters)")
+    return text
+
+
+def _pdf_text(full_id: str, settings: Settings, cache: DiskCache, force: bool) -> str:
+    url = settings.arxiv_pdf_url.format(id=full_id)
+    return pdf_to_text(_cached_get(url, "arxiv-pdf", full_id, settings, cache, force))
+
+
+def _why(exc: DissectError) -> str:
+    if isinstance(exc, SourceNotFoundError):
+        return "not found (404)"
+    return str(exc)
+
+
+def fetch_arxiv(ref: SourceRef, settings: Settings, cache: DiskCache, force: bool = False,
+                progress: Progress = None) -> Paper:
+    """Metadata and full text of an arXiv paper; a re-run is served from the disk cache (force refetches)."""
+    full_id = ref.locator + ref.version
+    if not force:
+        cached = cache.get_json("arxiv-paper", full_id)
+        if cached:
+            try:
+                return Paper.model_validate(cached)
+            except ValueError:
+                pass  # an entry from an older schema: fetch again
+    _say(progress, f"arXiv {full_id}: metadata")
+    meta = fetch_metadata(ref, settings, cache, force)
+    notes: list[str] = []
+    transient = False  # a timeout or 5xx: do not cache the fallback, so a later run tries again
+    try:
+        _say(progress, f"arXiv {full_id}: HTML full text")
+        text, origin = _html_text(full_id, settings, cache, force, meta["abstract"]), "arxiv-html"
+    except (SourceNotFoundError, FetchError, ExtractionError) as html_exc:
+        transient |= isinstance(html_exc, FetchError)
+        _say(progress, f"arXiv {full_id}: HTML unavailable ({_why(html_exc)}); trying the PDF")
+        try:
+            text, origin = _pdf_text(full_id, settings, cache, force), "arxiv-pdf"
+            notes.append(f"HTML unavailable ({_why(html_exc)}); used the PDF")
+        except (SourceNotFoundError, FetchError, ExtractionError) as pdf_exc:
+            transient |= isinstance(pdf_exc, FetchError)
+            _say(progress, f"arXiv {full_id}: PDF unavailable ({_why(pdf_exc)}); using the abstract")
+            text, origin = meta["abstract"], "arxiv-abstract"
+            notes.append(f"HTML unavailable ({_why(html_exc)}); PDF unavailable ({_why(pdf_exc)}); "
+                         "only the abstract was read")
+    if not text.strip():
+        raise ExtractionError(f"arXiv {full_id} has no full text and an empty abstract")
+    paper = _paper(meta, ref, text, origin, notes)
+    if not transient:
+        cache.put_json("arxiv-paper", full_id, paper.model_dump(mode="json"))
+    return paper
+
+
+def search_query(categories: list[str], start: date, end: date, query: str = "") -> str:
+    """arXiv API search_query for papers submitted in [start, end] (whole days, UTC) in any of `categories`."""
+    terms = [f"submittedDate:[{start:%Y%m%d}0000 TO {end:%Y%m%d}2359]"]
+    cats = [c.strip() for c in categories if c.strip()]
+    for cat in cats:
+        if not re.fullmatch(r"[A-Za-z-]+(\.[A-Za-z-]+)?", cat):
+            raise InvalidSourceError(f"not an arXiv category: {cat!r} (expected e.g. cs.AI)")
+    if cats:
+        terms.insert(0, "(" + " OR ".join(f"cat:{c}" for c in cats) + ")")
+    if query.strip():
+        terms.append(f"({query.strip()})")
+    return " AND ".join(terms)
+
+
+def search_arxiv(settings: Settings, *, categories: list[str], start: date, end: date, query: str = "",
+                 max_results: int = 200) -> list[Paper]:
+    """Papers submitted between `start` and `end` (inclusive) in `categories`, newest first, as metadata-only
+    Papers (text = abstract). Nothing found is an empty list."""
+    if end < start:
+        raise InvalidSourceError(f"search window ends ({end}) before it starts ({start})")
+    search = arxiv.Search(query=search_query(categories, start, end, query), max_results=max_results,
+                          sort_by=arxiv.SortCriterion.SubmittedDate, sort_order=arxiv.SortOrder.Descending)
+    results = _results(_client(settings, page_size=min(max(max_results, 1), 200)), search)
+    papers = []
+    for result in results:
+        meta = _meta(result)
+        ref = SourceRef(kind="arxiv", locator=meta["id"])
+        papers.append(_paper(meta, ref, meta["abstract"], "arxiv-abstract", []))
+    return papers
