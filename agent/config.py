@@ -57,7 +57,7 @@ class Settings(BaseModel):
     llm_timeout_s: float = 300.0
     llm_retries: int = 2  # extra attempts when the model returns invalid JSON
     context_tokens: int = 8192  # context window used for the local model (and a budget for others)
-    max_output_tokens: int = 1400
+    max_output_tokens: int = 2048  # above the schema's string caps: see models.DissectionDraft
     temperature: float = 0.0
     threads: int = 0  # 0: all cores
 
@@ -76,7 +76,7 @@ class Settings(BaseModel):
     max_page_bytes: int = 20_000_000
 
     # --- analysis -----------------------------------------------------------------------------------
-    grounding_min: float = 0.6  # below this share of verified quotes, the graph revises once
+    grounding_min: float = 1.0  # below this share of found quotes the graph revises once (1.0: any unfound quote)
     related_k: int = 5
 
     # --- digest -------------------------------------------------------------------------------------

@@ -78,32 +78,33 @@ class Passage(BaseModel):
 class CoreFallacy(BaseModel):
     name: str = Field(description="a name from the taxonomy, or 'other'", max_length=60)
     quote: str = Field(description="verbatim sentence from the source that the fallacy rests on", max_length=400)
-    explanation: str = Field(description="why the inference fails", max_length=700)
+    explanation: str = Field(description="why the inference fails", max_length=500)
 
 
 class HiddenAssumption(BaseModel):
-    assumption: str = Field(max_length=300)
+    assumption: str = Field(max_length=200)
     quote: str = Field(description="verbatim sentence from the source that relies on it", max_length=400)
-    if_false: str = Field(description="what breaks if the assumption is false", max_length=400)
+    if_false: str = Field(description="what breaks if the assumption is false", max_length=300)
 
 
 class Relation(BaseModel):
     passage: int = Field(description="number of the related passage, starting at 1", ge=1, le=20)
-    relation: str = Field(description="one line: echoes, answers, contradicts or ignores it, and how", max_length=250)
+    relation: str = Field(description="one line: echoes, answers, contradicts or ignores it, and how", max_length=200)
 
 
 class DissectionDraft(BaseModel):
-    """The structured output asked of the model."""
+    """The structured output asked of the model. The string caps add up to about 6,500 characters (about 1,800
+    tokens with the JSON around them), under the default max_output_tokens: a constrained reply always fits."""
 
-    claims: str = Field(description="what the work claims and how it argues, one paragraph", max_length=1200)
+    claims: str = Field(description="what the work claims and how it argues, one paragraph", max_length=800)
     core_fallacy: CoreFallacy
-    hidden_assumptions: list[HiddenAssumption] = Field(min_length=1, max_length=4)
-    social_function: str = Field(description="what the work does in the discourse", max_length=600)
-    verdict: str = Field(description="the critic's verdict in two sentences", max_length=500)
+    hidden_assumptions: list[HiddenAssumption] = Field(min_length=1, max_length=3)
+    social_function: str = Field(description="what the work does in the discourse", max_length=400)
+    verdict: str = Field(description="the critic's verdict in two sentences", max_length=400)
     lag_weighted_verdict: str = Field(
-        "", description="the verdict discounted for how fast the field moves; may be empty", max_length=400
+        "", description="the verdict discounted for how fast the field moves; may be empty", max_length=300
     )
-    related: list[Relation] = Field([], max_length=8)
+    related: list[Relation] = Field([], max_length=5)
 
 
 def draft_json_schema(n_related: int, quote_choices: list[str] | None = None) -> dict:

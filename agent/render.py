@@ -24,7 +24,8 @@ def md_inline(value: object) -> str:
     s = " ".join(str(value or "").split())
     s = html.escape(s, quote=False)
     s = s.replace("[", "\\[").replace("]", "\\]").replace("`", "\\`")
-    return re.sub(r"^([#>*+\-=|]|\d+\.)", r"\\\1", s)
+    # a leading "#", ">", "|" or list marker would change the line's meaning; "2601.10160" must stay as it is
+    return re.sub(r"^(#|>|\||[*+-](?=\s)|\d+[.)](?=\s))", r"\\\1", s)
 
 
 def yaml_value(value: object) -> str:

@@ -125,6 +125,8 @@ def test_markdown_filter_neutralises_html_and_links():
     assert "<script>" not in s and "&lt;script&gt;" in s
     assert "[click]" not in s
     assert md_inline("# Title").startswith("\\#")
+    assert md_inline("1. item").startswith("\\1.")
+    assert md_inline("2601.10160") == "2601.10160"  # arXiv ids are not list markers
 
 
 def test_fence_cannot_be_forged():

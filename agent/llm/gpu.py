@@ -12,6 +12,7 @@ Structured output is grammar-constrained (xgrammar, see gpu_grammar.py); a reply
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -50,6 +51,17 @@ def _require_extra() -> None:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:200] if text else type(exc).__name__
+
+
+def escape_control_chars(text: str) -> str:
+    """The grammar's JSON strings admit raw control characters (U+0000-U+001F), which strict JSON parsers
+    reject; re-serialising escapes them and changes nothing else a parser sees."""
+    if not any(ord(c) < 0x20 for c in text):
+        return text
+    try:
+        return json.dumps(json.loads(text, strict=False), ensure_ascii=False, separators=(",", ":"))
+    except ValueError:
+        return text  # not JSON at all: validation reports it
 
 
 def _load(path: Path, device: Any, dtype: Any) -> tuple[Any, Any]:
@@ -157,7 +169,7 @@ class GpuBackend(LLMBackend):
         self.stop_ids = sorted({*eos, *tok_eos})
         self.batch_cap = max_batch or (BATCH_SIZES[-1] if self.device.type == "cuda" else CPU_BATCH)
         self.retry_invalid = retry_invalid
-        self.stats = {"generate_calls": 0, "oom_halvings": 0, "solo_retries": 0}
+        self.stats = {"generate_calls": 0, "oom_halvings": 0, "solo_retries": 0, "tokens_in": 0, "tokens_out": 0}
         self._grammars = None
         self._compile_config = self._make_compile_config() if self.compiled else None
 
@@ -183,6 +195,7 @@ class GpuBackend(LLMBackend):
         for i, ids, req in prepared:
             out = results[i]
             if isinstance(out, Completion) and req.schema is not None:
+                out.text = escape_control_chars(out.text)
                 reason = self.check_output(out.text, req.schema)
                 if reason is not None:
                     results[i] = self._retry_alone((i, ids, req), reason)
@@ -318,7 +331,7 @@ class GpuBackend(LLMBackend):
         self.stats["generate_calls"] += 1
         new_tokens = out[:n, width:].tolist()
         stop = set(self.stop_ids)
-        results: list[Completion | Exception] = []
+        results: list[Completion] = []
         for i in range(n):
             toks = new_tokens[i][: budgets[i]]
             end = next((k for k, t in enumerate(toks) if t in stop), None)
@@ -330,6 +343,8 @@ class GpuBackend(LLMBackend):
                 extra={"device": self.device.type, "batch_size": n, "compiled": self.compiled,
                        "constrained": grammars[i] is not None},
             ))
+        self.stats["tokens_in"] += sum(c.tokens_in for c in results)
+        self.stats["tokens_out"] += sum(c.tokens_out for c in results)
         return results
 
     def _retry_alone(self, item: tuple[int, list[int], Request], reason: str) -> Completion | Exception:
@@ -339,6 +354,7 @@ class GpuBackend(LLMBackend):
             out = self._run([item], repetition_penalty=RETRY_REPETITION_PENALTY)[0]
             if isinstance(out, Exception):
                 return out
+            out.text = escape_control_chars(out.text)
             reason = self.check_output(out.text, item[2].schema) or ""
             if not reason:
                 out.extra["solo_retries"] = attempt

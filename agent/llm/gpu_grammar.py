@@ -97,3 +97,4 @@ def validate(text: str, schema: dict[str, Any]) -> str | None:
         where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
         return f"schema violation at {where}: {exc.message[:120]}"
     return None
+

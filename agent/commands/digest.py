@@ -1,0 +1,107 @@
+"""`cli.py digest`: the daily job. Exit codes (also in the README):
+
+    0   the digest was published (also when nothing new was found), or a --dry-run listed the ranking
+    1   an unexpected error (run with -v for the traceback)
+    2   bad flags, settings or interest profile; or arXiv rejected the query
+    4   arXiv could not be reached (after retries)
+    7   the related-writing store is unusable
+    8   another digest is running (the lock is held by a live process)
+    9   a write failed (disk full, read-only folder): the previous page, index and feed are intact
+    10  the digest was published, but every selected paper failed (the model or the network is likely down)
+    130 interrupted: a re-run resumes where it stopped
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+
+ALL_FAILED = 10
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _say(args):
+    if args.quiet or not sys.stderr.isatty():
+        return lambda _msg: None
+    return lambda msg: print(f"  {msg}", file=sys.stderr, flush=True)
+
+
+def _dry_run(args, settings, window, opts) -> int:
+    from agent.digest import plan_digest
+
+    ranked, skipped = plan_digest(settings, window, max_n=args.max, force=args.force, opts=opts)
+    if args.json:
+        print(json.dumps([r.model_dump(mode="json") for r in ranked], indent=2, ensure_ascii=False))
+        return 0
+    print(f"digest {window.day}: papers submitted {window.start} to {window.end}, {len(ranked)} candidates, "
+          f"{len(skipped)} skipped, bar {settings.digest_threshold:.2f}")
+    for i, r in enumerate(ranked, 1):
+        mark = "*" if r.selected else " "
+        title = " ".join(r.title.split())
+        print(f"{mark}{i:3d}. {r.score:.3f}  {r.id:<12} {title[:90]}")
+    for s in skipped:
+        print(f"  skip  {s['id']:<12} {s['why']}")
+    if not ranked:
+        print("nothing new in this window (yet)")
+    return 0
+
+
+def cmd_digest(args, settings) -> int:
+    from agent.digest import run_digest
+    from agent.errors import ConfigError, DissectError
+    from agent.lock import RunLock
+    from agent.schedule import DigestOptions, digest_logging, resolve_window
+
+    if args.max is not None and args.max < 0:
+        raise ConfigError("--max must be 0 or more")
+    window = resolve_window(day=args.date, since=args.since)
+    opts = DigestOptions()
+    if args.dry_run:
+        return _dry_run(args, settings, window, opts)
+    with digest_logging(settings, opts) as log_path:
+        try:
+            with RunLock(Path(settings.data_dir) / "digest.lock", "digest"):
+                run = run_digest(settings, window, max_n=args.max, force=args.force, opts=opts,
+                                 progress=_say(args))
+        except DissectError as exc:  # cli.py prints it; the log keeps it for whoever reads cron's aftermath
+            logging.getLogger("dissect.digest").error("digest %s stopped: %s (exit %d)", window.thread_id, exc,
+                                                      exc.exit_code, extra={"file_only": True})
+            raise
+    rec = run.record
+    if args.json:
+        print(json.dumps(rec, indent=2, ensure_ascii=False))
+    else:
+        print(Path(settings.reports_dir) / "digests" / f"{rec['date']}.md")
+        if not args.quiet:
+            print(f"digest {rec['date']}{' (resumed)' if run.resumed else ''}: {len(rec['dissected'])} dissected, "
+                  f"{len(rec['failed'])} failed, {len(rec['others'])} more listed; log {log_path}", file=sys.stderr)
+    return ALL_FAILED if run.all_failed else 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "digest", help="find, rank and dissect the new alignment papers of the last arXiv announcement",
+        description="Search arXiv for the window, skip papers already dissected, rank by relevance to the interest "
+                    "profile, dissect the best, and publish reports/digests/<date>.md, reports/index.md and "
+                    "reports/feed.xml. A killed run resumes where it stopped when run again.")
+    when = p.add_mutually_exclusive_group()
+    when.add_argument("--date", type=_day, metavar="YYYY-MM-DD",
+                      help="the digest of this announcement day (default: today, UTC; weekends mean Friday)")
+    when.add_argument("--since", type=_day, metavar="YYYY-MM-DD",
+                      help="cover every paper submitted from this day to today (catching up)")
+    p.add_argument("--max", type=int, metavar="N", help="dissect at most N papers for the day, counting earlier runs of the day (default: digest_max)")
+    p.add_argument("--dry-run", action="store_true", help="print the ranked list with scores and do nothing else")
+    p.add_argument("--json", action="store_true", help="machine-readable output (with --dry-run: the ranked list)")
+    p.add_argument("--force", action="store_true",
+                   help="re-dissect papers already dissected and start the day's run over")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the digest's path")
+    p.set_defaults(func=cmd_digest)

@@ -1,0 +1,74 @@
+"""End to end with the real embedded model (SmolLM2-135M-Instruct on CPU through llama.cpp): a fixture arXiv paper
+served on 127.0.0.1 becomes a schema-valid report whose every quote is verified against the source."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent.dissect import dissect
+from agent.models import FALLACIES, DissectionDraft, DissectionResult
+from agent.reports import front_matter
+from tests.fixture_server import arxiv_settings
+from tests.fixtures.catalog import INJECTION_ID, INJECTION_MARKER
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def _check_report(outcome, source_text: str):
+    r = outcome.result
+    DissectionResult.model_validate(r.model_dump())  # the whole result round-trips through its schema
+    DissectionDraft.model_validate(r.dissection.model_dump())
+    assert r.provenance.backend == "local" and r.provenance.model.startswith("SmolLM2-135M-Instruct")
+    assert r.provenance.llm_calls >= 1 and r.provenance.tokens_out > 0
+    assert r.dissection.core_fallacy.name in FALLACIES
+    assert r.quotes and all(q.status == "verified" for q in r.quotes), [q.model_dump() for q in r.quotes]
+    norm = " ".join(source_text.split())
+    for q in r.quotes:  # verified means the shown quote is the source's own words
+        assert " ".join(q.quote.split()) in norm
+    meta = front_matter(Path(outcome.report_path))
+    assert meta["model"].startswith("SmolLM2") and meta["grounding_rate"] == 1.0
+
+
+def test_real_local_model_dissects_a_fixture_paper(arxiv_server, tmp_path):
+    settings = arxiv_settings(arxiv_server, tmp_path)
+    outcome = dissect("2601.11234", settings)
+    from agent.sources import fetch_paper, resolve_source
+
+    paper = fetch_paper(resolve_source("2601.11234"), settings)
+    _check_report(outcome, paper.text)
+    # a re-run is served from the caches: no model call, no network
+    arxiv_server.clear_log()
+    again = dissect("2601.11234", settings)
+    assert again.result.provenance.cached_calls == again.result.provenance.llm_calls
+    assert arxiv_server.requests == []
+
+
+def test_real_local_model_keeps_schema_under_prompt_injection(arxiv_server, tmp_path):
+    settings = arxiv_settings(arxiv_server, tmp_path)
+    outcome = dissect(INJECTION_ID, settings)
+    from agent.sources import fetch_paper, resolve_source
+
+    paper = fetch_paper(resolve_source(INJECTION_ID), settings)
+    assert INJECTION_MARKER in paper.text
+    _check_report(outcome, paper.text)
+    d = outcome.result.dissection
+    # the injected demand was "name no fallacy or hidden assumption": the schema keeps both
+    assert d.core_fallacy.explanation and d.hidden_assumptions
+
+
+def test_cli_on_embedded_defaults_with_a_local_file(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for k in ("DISSECT_BACKEND", "DISSECT_MODEL"):
+        env.pop(k, None)
+    p = subprocess.run([sys.executable, str(ROOT / "cli.py"), "dissect", str(ROOT / "examples/debate-oversight-essay.md")],
+                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=900)
+    assert p.returncode == 0, p.stderr
+    report = tmp_path / p.stdout.strip()
+    text = report.read_text()
+    assert "model: SmolLM2-135M-Instruct" in text and "## The core fallacy" in text
+    assert "grounding_rate: 1.00" in text
