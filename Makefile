@@ -20,7 +20,7 @@ test: install
 
 demo: install
 	$(BIN)/python cli.py ingest corpus/notes
-	$(BIN)/python cli.py dissect tests/fixtures/demo/demo-paper.md
+	$(BIN)/python cli.py dissect examples/debate-oversight-essay.md
 
 bench: install
 	$(BIN)/python bench/dissect_bench.py

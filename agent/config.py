@@ -39,6 +39,9 @@ ENV_VARS: dict[str, str] = {
     "DISSECT_DIGEST_MAX": "digest_max",
     "DISSECT_DIGEST_THRESHOLD": "digest_threshold",
     "DISSECT_CONCURRENCY": "concurrency",
+    "DISSECT_PROFILE": "digest_profile",
+    "DISSECT_SITE_URL": "site_url",
+    "DISSECT_DIGEST_SEARCH_MAX": "digest_search_max",
 }
 
 
@@ -84,6 +87,9 @@ class Settings(BaseModel):
     digest_max: int = 5
     digest_threshold: float = 0.35
     concurrency: int = 4
+    digest_profile: str = ""  # interest profile file; empty: templates/profile/interest.md
+    digest_search_max: int = Field(500, ge=1)  # most arXiv results read per digest
+    site_url: str = ""  # where reports/ is served, for absolute links in the feed
 
     @property
     def cache_dir(self) -> Path:

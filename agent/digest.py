@@ -34,6 +34,8 @@ from agent.errors import DissectError
 from agent.models import Paper
 from agent.ranking import Profile, Ranked, load_profile, score_papers, select
 from agent.schedule import DigestOptions, Window
+from agent.storage import StorageError
+from agent.sources.arxiv import remember_metadata
 from agent.state import merge_dicts
 
 log = logging.getLogger("dissect.digest")
@@ -105,19 +107,6 @@ def rank(settings: Settings, papers: list[Paper], profile: Profile, max_n: int, 
     return ranked
 
 
-def prime_metadata(settings: Settings, papers: list[Paper]) -> None:
-    """Seed agent.sources.arxiv's metadata cache from the search results, so that dissecting each paper does not
-    ask the API again (one request per 3 seconds adds up). Same keys and fields as arxiv.fetch_metadata."""
-    from agent.storage import DiskCache
-
-    cache = DiskCache(settings.cache_dir)
-    for p in papers:
-        if cache.get("arxiv-meta", p.source_id) is None:
-            cache.put_json("arxiv-meta", p.source_id, {
-                "id": p.source_id, "version": "", "title": p.title, "authors": p.authors,
-                "published": p.published, "abstract": p.abstract, "categories": p.categories})
-
-
 # ---- the graph -------------------------------------------------------------------------------------
 
 
@@ -165,8 +154,8 @@ def search_node(state: DigestState, runtime: Runtime[DigestContext]):
     w = _window(state)
     ctx.progress(f"searching arXiv {', '.join(ctx.settings.digest_categories)} for {w.start}..{w.end}")
     papers = find_candidates(ctx.settings, w, ctx.profile, ctx.opts)
+    remember_metadata(ctx.settings, papers)
     log.info("digest %s: %d papers submitted %s..%s", w.day, len(papers), w.start, w.end)
-    prime_metadata(ctx.settings, papers)
     return {"candidates": [p.model_dump(mode="json") for p in papers]}
 
 
@@ -211,6 +200,8 @@ def dissect_paper(task: PaperTask, runtime: Runtime[DigestContext]):
         result, path = _reuse_or_dissect(ctx, r.id, task["force"], datetime.fromisoformat(task["started_at"]))
         entry = entry_from_result(r, result, path, ctx.settings)
         log.info("dissected %s -> %s", r.id, path)
+    except StorageError:
+        raise  # a full disk is the run's failure (exit 9), not this paper's
     except DissectError as exc:
         log.warning("failed %s: %s", r.id, exc)
         entry = entry_failed(r, str(exc))
@@ -283,7 +274,7 @@ class DigestRun:
 def plan_digest(settings: Settings, window: Window, *, max_n: int | None = None, force: bool = False,
                 opts: DigestOptions | None = None) -> tuple[list[Ranked], list[dict]]:
     """The dry run: search, dedupe and rank, writing nothing. Returns (ranked best first, skipped)."""
-    opts = opts or DigestOptions()
+    opts = opts or DigestOptions.for_settings(settings)
     profile = load_profile(opts.profile_path or None)
     papers = find_candidates(settings, window, profile, opts)
     keep, skipped = dedupe(settings, papers, window.day, force)
@@ -309,9 +300,7 @@ def run_digest(settings: Settings, window: Window, *, max_n: int | None = None, 
     """Run (or resume) the digest for `window`; returns its record. The caller holds the run lock."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    from agent.storage import StorageError
-
-    opts = opts or DigestOptions()
+    opts = opts or DigestOptions.for_settings(settings)
     profile = load_profile(opts.profile_path or None)
     llm = _model(settings, backend, opts)
     ctx = DigestContext(settings=settings, opts=opts, profile=profile, llm=llm, progress=progress)

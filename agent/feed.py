@@ -208,8 +208,9 @@ def publish_digest(settings: Settings, opts, state: dict, *, model: str, backend
             record = merge_records(DigestRecord.model_validate(old), record)
         except ValueError:
             pass  # an unreadable old record is replaced
-    atomic_write_text(inside(settings.reports_dir, "digests", record.date + ".md"), digest_markdown(record))
+    # the record first: it is what a re-run resumes from, and the page, index and feed are rendered from records
     write_json(record_path(settings, record.date), record.model_dump(mode="json"))
+    atomic_write_text(inside(settings.reports_dir, "digests", record.date + ".md"), digest_markdown(record))
     write_index(settings)
     write_feed(settings, site_url=opts.site_url, limit=opts.feed_entries)
     return record

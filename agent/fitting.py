@@ -29,11 +29,35 @@ class Fitted:
     total_paragraphs: int
 
 
+MAX_PARAGRAPH_CHARS = 2000
+
+
 def paragraphs(text: str) -> list[str]:
-    paras = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
-    if len(paras) <= 1 and len(text) > 4000:  # text without blank lines (some PDFs): fall back to lines
-        paras = [p.strip() for p in text.splitlines() if p.strip()]
-    return paras
+    """Blank-line paragraphs; a paragraph too big to be a unit of selection (a PDF page without blank lines, a
+    wall of text) is split at sentence ends into pieces of at most about MAX_PARAGRAPH_CHARS."""
+    out: list[str] = []
+    for para in (p.strip() for p in re.split(r"\n\s*\n", text)):
+        if len(para) <= MAX_PARAGRAPH_CHARS:
+            if para:
+                out.append(para)
+            continue
+        piece = ""
+        for sentence in re.split(r"(?<=[.!?])\s+|\n", para):
+            while len(sentence) > MAX_PARAGRAPH_CHARS:  # no sentence ends at all: cut at a space
+                cut = sentence.rfind(" ", 0, MAX_PARAGRAPH_CHARS)
+                cut = cut if cut > 0 else MAX_PARAGRAPH_CHARS
+                if piece:
+                    out.append(piece)
+                    piece = ""
+                out.append(sentence[:cut].strip())
+                sentence = sentence[cut:].strip()
+            if piece and len(piece) + len(sentence) + 1 > MAX_PARAGRAPH_CHARS:
+                out.append(piece)
+                piece = ""
+            piece = f"{piece} {sentence}".strip()
+        if piece:
+            out.append(piece)
+    return out
 
 
 def fit_to_budget(text: str, budget_tokens: int, count: Callable[[str], int]) -> Fitted:

@@ -1,9 +1,10 @@
 """The dissect graph, top to bottom:
 
-    resolve -> fetch -> fit -> retrieve -> analyse -> verify --(grounding poor)--> revise --> render -> persist
+    resolve -> fetch -> retrieve -> fit -> analyse -> verify --(grounding poor)--> revise --> render -> persist
                                                            \\--(grounding fine)-------------> render -> persist
 
-`fetch` includes text extraction (HTML, PDF or page); `revise` re-verifies its own draft and keeps the better one.
+`fetch` includes text extraction (HTML, PDF or page); `retrieve` comes before `fit` so that the text is fitted to
+what the related passages leave of the context window; `revise` re-verifies its own draft and keeps the better one.
 
 Nodes are small functions of (state, runtime context). All model calls go through the context's StructuredLLM
 (validated, cached, logged); all file writes through agent.reports / agent.storage.
@@ -18,13 +19,14 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from agent import __version__
+from agent.errors import LLMError
 from agent.fitting import CLAIM_WORDS, fit_to_budget
 from agent.grounding import SourceIndex, grounding_rate, verify_draft
 from agent.models import FALLACIES, DissectionDraft, DissectionResult, Provenance, SourceScan, draft_json_schema
 from agent.render import fence, prompt_template_hash, render_prompt
 from agent.state import DissectContext, DissectInput, DissectState
 
-PROMPT_OVERHEAD_TOKENS = 700  # system prompt, instructions and related passages around the source text
+TOKEN_MARGIN = 64  # chat-template tokens around the messages, and estimation slack
 
 
 def timed(name: str):
@@ -66,8 +68,11 @@ def fetch(state: DissectState, ctx: DissectContext):
 
 @timed("fit")
 def fit(state: DissectState, ctx: DissectContext):
+    """Fit the source text into what the context window leaves after the reply budget and the rest of the prompt
+    (system prompt, metadata, related passages), measured on the prompt itself."""
     backend = ctx.llm.backend
-    budget = backend.context_tokens - ctx.settings.max_output_tokens - PROMPT_OVERHEAD_TOKENS
+    frame = sum(backend.count_tokens(m["content"]) for m in _messages(state, text=""))
+    budget = backend.context_tokens - ctx.settings.max_output_tokens - frame - TOKEN_MARGIN
     fitted = fit_to_budget(state["paper"].text, max(budget, 500), backend.count_tokens)
     return {"prompt_text": fitted.text, "context_fit": fitted.description}
 
@@ -91,12 +96,12 @@ def retrieve(state: DissectState, ctx: DissectContext):
     return {"related": related}
 
 
-def _first_messages(state: DissectState) -> list[dict]:
+def _messages(state: DissectState, text: str) -> list[dict]:
     paper = state["paper"]
     kind_label = {"arxiv": "paper", "web": "essay", "file": "document"}[paper.ref.kind]
-    note = state.get("context_fit", "") if "omitted" in state.get("prompt_text", "") else ""
+    note = state.get("context_fit", "") if "omitted" in text else ""
     user = render_prompt("dissect", kind_label=kind_label, title=paper.title, authors=paper.authors[:8],
-                         published=paper.published, context_note=note, text=fence(state["prompt_text"]),
+                         published=paper.published, context_note=note, text=fence(text),
                          related=state.get("related", []))
     return [{"role": "system", "content": render_prompt("system", fallacies=FALLACIES)},
             {"role": "user", "content": user}]
@@ -104,7 +109,7 @@ def _first_messages(state: DissectState) -> list[dict]:
 
 @timed("analyse")
 def analyse(state: DissectState, ctx: DissectContext):
-    messages = _first_messages(state)
+    messages = _messages(state, state["prompt_text"])
     schema = draft_json_schema(len(state.get("related", [])))
     draft = ctx.llm.generate(messages, DissectionDraft, max_tokens=ctx.settings.max_output_tokens,
                              temperature=ctx.settings.temperature, force=ctx.force, stats=ctx.stats, schema=schema)
@@ -114,7 +119,8 @@ def analyse(state: DissectState, ctx: DissectContext):
 @timed("verify")
 def verify(state: DissectState, ctx: DissectContext):
     draft, checks = verify_draft(state["draft"], state["paper"].text)
-    return {"draft": draft, "quotes": checks, "grounding": grounding_rate(checks)}
+    rate = grounding_rate(checks)
+    return {"draft": draft, "quotes": checks, "grounding": rate, "first_pass_grounding": rate}
 
 
 def needs_revision(state: DissectState, runtime: Runtime[DissectContext]) -> str:
@@ -125,15 +131,22 @@ def needs_revision(state: DissectState, runtime: Runtime[DissectContext]) -> str
 @timed("revise")
 def revise(state: DissectState, ctx: DissectContext):
     """One more attempt, with the unfound quotes named and each quote restricted by the schema to real source
-    sentences (the ones densest in claims plus those closest to what the model tried to quote). The
+    sentences (those closest to what the model tried to quote, then the most claim-dense). The prompt carries the
+    draft and the candidate sentences, not the whole text again, so it fits wherever the first prompt did. The
     better-grounded of the two drafts is kept, so a revision can never make a report worse."""
     unverified = [q for q in state["quotes"] if q.status == "unverified"]
     candidates = quote_candidates(state["prompt_text"], [q.original for q in unverified])
-    messages = [*state["messages"], {"role": "assistant", "content": state["draft"].model_dump_json()},
-                {"role": "user", "content": render_prompt("revise", unverified=unverified, candidates=candidates)}]
+    messages = [state["messages"][0],
+                {"role": "user", "content": render_prompt(
+                    "revise", title=state["paper"].title, draft=state["draft"].model_dump_json(indent=1),
+                    unverified=unverified, candidates=candidates)}]
     schema = draft_json_schema(len(state.get("related", [])), quote_choices=candidates)
-    draft = ctx.llm.generate(messages, DissectionDraft, max_tokens=ctx.settings.max_output_tokens,
-                             temperature=ctx.settings.temperature, force=ctx.force, stats=ctx.stats, schema=schema)
+    try:
+        draft = ctx.llm.generate(messages, DissectionDraft, max_tokens=ctx.settings.max_output_tokens,
+                                 temperature=ctx.settings.temperature, force=ctx.force, stats=ctx.stats,
+                                 schema=schema)
+    except LLMError as exc:
+        return {"revised": True, "notes": [f"a revision for grounding failed and was skipped ({exc})"]}
     new_draft, checks = verify_draft(draft, state["paper"].text)
     if grounding_rate(checks) >= state["grounding"]:
         return {"draft": new_draft, "quotes": checks, "grounding": grounding_rate(checks), "revised": True}
@@ -185,6 +198,7 @@ def render_result(state: DissectState, ctx: DissectContext):
             prompt_template_hash=prompt_template_hash(), tokens_in=s.tokens_in, tokens_out=s.tokens_out,
             llm_calls=s.calls, cached_calls=s.cached, seconds=round(sum(stage.values()), 2), stage_seconds=stage,
             grounding_rate=round(state["grounding"], 3), revised=bool(state.get("revised")),
+            first_pass_grounding=round(state["first_pass_grounding"], 3),
             context_fit=state.get("context_fit", ""), generated_at=datetime.now(timezone.utc),
             tool_version=__version__,
         ),
@@ -228,9 +242,9 @@ def build_dissect_graph():
     g.add_node("persist", persist)
     g.add_edge(START, "resolve")
     g.add_edge("resolve", "fetch")
-    g.add_edge("fetch", "fit")
-    g.add_edge("fit", "retrieve")
-    g.add_edge("retrieve", "analyse")
+    g.add_edge("fetch", "retrieve")
+    g.add_edge("retrieve", "fit")
+    g.add_edge("fit", "analyse")
     g.add_edge("analyse", "verify")
     g.add_conditional_edges("verify", needs_revision, {"revise": "revise", "render": "render"})
     g.add_edge("revise", "render")

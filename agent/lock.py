@@ -36,6 +36,14 @@ class RunLock:
         self.took_over: str = ""  # the previous owner's line, when a stale lock was taken over
 
     def acquire(self) -> "RunLock":
+        try:
+            return self._acquire()
+        except OSError as exc:
+            from agent.storage import StorageError
+
+            raise StorageError(f"cannot use the lock file {self.path}: {exc.strerror or exc}") from None
+
+    def _acquire(self) -> "RunLock":
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for _ in range(10):  # retried only when the file is replaced under us (see below)
             previous = _read_owner(self.path)

@@ -115,6 +115,7 @@ def draft_json_schema(n_related: int, quote_choices: list[str] | None = None) ->
 
     schema = copy.deepcopy(DissectionDraft.model_json_schema())
     defs = schema["$defs"]
+    n_related = min(n_related, DissectionDraft.model_fields["related"].metadata[0].max_length)
     defs["Relation"]["properties"]["passage"]["maximum"] = max(1, n_related)
     defs["CoreFallacy"]["properties"]["name"] = {"type": "string", "enum": list(FALLACIES)}
     schema["properties"]["related"]["maxItems"] = n_related
@@ -147,6 +148,7 @@ class Provenance(BaseModel):
     seconds: float = 0.0
     stage_seconds: dict[str, float] = {}
     grounding_rate: float = 0.0  # verified-or-repaired quotes / all quotes
+    first_pass_grounding: float | None = None  # the same, for the model's first draft (before any revision)
     revised: bool = False
     context_fit: str = ""  # how the source text was fitted to the context window
     generated_at: datetime
@@ -174,9 +176,13 @@ class DissectionResult(BaseModel):
 
     @property
     def slug(self) -> str:
-        from agent.storage import slugify
+        """arXiv papers by id; other sources by a readable title prefix plus a hash of their locator, so that two
+        essays with one title, or an essay titled like an arXiv id, never share a file."""
+        from agent.storage import sha256, slugify
 
-        return slugify(self.scan.source_id if self.scan.kind == "arxiv" else self.scan.title)
+        if self.scan.kind == "arxiv":
+            return slugify(self.scan.source_id)
+        return f"{slugify(self.scan.title, 40)}-{sha256(self.scan.source_id, 8)}"
 
     def report_date(self) -> date:
         return self.provenance.generated_at.date()

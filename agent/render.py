@@ -23,7 +23,8 @@ def md_inline(value: object) -> str:
     """Untrusted text for a Markdown report: one line, HTML escaped, no raw links, images or headings."""
     s = " ".join(str(value or "").split())
     s = html.escape(s, quote=False)
-    s = s.replace("[", "\\[").replace("]", "\\]").replace("`", "\\`")
+    s = s.replace("[", "\\[").replace("]", "\\]").replace("`", "\\`").replace("*", "\\*").replace("_", "\\_")
+    s = s.replace("://", ":\u200b//").replace("www.", "www\u200b.")  # no bare autolinks from untrusted text
     # a leading "#", ">", "|" or list marker would change the line's meaning; "2601.10160" must stay as it is
     return re.sub(r"^(#|>|\||[*+-](?=\s)|\d+[.)](?=\s))", r"\\\1", s)
 
@@ -32,9 +33,24 @@ def yaml_value(value: object) -> str:
     return yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000).strip().removesuffix("...").strip()
 
 
-def fence(text: str) -> str:
-    """Source text for a prompt: the fence markers cannot be forged from inside it."""
-    return text.replace(FENCE_OPEN, "<<<").replace(FENCE_CLOSE, ">>>")
+FENCE_TOKEN = "SOURCE_TEXT"
+
+
+def fence(text: object) -> str:
+    """Untrusted text for a prompt: the fence markers cannot be forged from inside it. Removing the token itself
+    (repeatedly: removal can join the pieces of a nested one) leaves no way to spell a marker."""
+    s = str(text or "")
+    while FENCE_TOKEN in s:
+        s = s.replace(FENCE_TOKEN, "SOURCE TEXT")
+    return s
+
+
+def safe_link(url: object) -> str:
+    """A Markdown autolink for http(s) URLs only; anything else (javascript:, data:...) is shown as inert text."""
+    u = str(url or "").strip()
+    if re.fullmatch(r"https?://[^\s<>\"'`]+", u):
+        return f"<{u}>"
+    return md_inline(u)
 
 
 @lru_cache(maxsize=None)
@@ -47,6 +63,8 @@ def _env(kind: str) -> jinja2.Environment:
                                  undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                                  trim_blocks=False, lstrip_blocks=False)
     env.filters["md"] = md_inline
+    env.filters["link"] = safe_link
+    env.filters["fence"] = fence
     env.filters["yaml"] = yaml_value
     env.filters["pct"] = lambda x: f"{100 * float(x):.0f}%"
     return env

@@ -6,9 +6,8 @@ front matter, so it can never disagree with them).
 """
 from __future__ import annotations
 
+import threading
 from pathlib import Path
-
-import yaml
 
 from agent.config import Settings
 from agent.models import DissectionResult
@@ -49,31 +48,25 @@ def load_result(settings: Settings, slug: str) -> DissectionResult | None:
 def save_report(result: DissectionResult, settings: Settings) -> Path:
     """Write the report and its JSON, then refresh the index. Returns the report's path."""
     slug = result.slug
-    day = result.report_date().isoformat()
-    # a re-run replaces the earlier report of the same source, wherever its date folder is
-    for old in Path(settings.reports_dir).glob(f"*/{slug}.md"):
-        if old.parent.name != day and old.parent.name != "digests":
-            old.unlink(missing_ok=True)
-    path = inside(settings.reports_dir, day, slug + ".md")
+    path = inside(settings.reports_dir, result.report_date().isoformat(), slug + ".md")
     write_json(result_path(settings, slug), result.model_dump(mode="json"))
     atomic_write_text(path, report_markdown(result))
+    # a re-run replaces the earlier report of the same source, wherever its date folder is: only once the new
+    # one is safely written
+    for old in Path(settings.reports_dir).glob(f"[0-9]*/{slug}.md"):
+        if old.resolve() != path:
+            old.unlink(missing_ok=True)
     write_index(settings)
     return path
 
 
 def front_matter(path: Path) -> dict:
+    from agent.sources.files import split_front_matter
+
     try:
-        text = path.read_text(encoding="utf-8")
+        return split_front_matter(path.read_text(encoding="utf-8"))[0]
     except OSError:
         return {}
-    if not text.startswith("---\n"):
-        return {}
-    end = text.find("\n---", 4)
-    try:
-        meta = yaml.safe_load(text[4:end]) if end > 0 else None
-    except yaml.YAMLError:
-        return {}
-    return meta if isinstance(meta, dict) else {}
 
 
 def index_entries(settings: Settings) -> list[dict]:
@@ -105,6 +98,10 @@ def digest_entries(settings: Settings) -> list[dict]:
     return out
 
 
+_INDEX_LOCK = threading.Lock()  # digest papers finish in parallel threads: the last writer must see them all
+
+
 def write_index(settings: Settings) -> Path:
-    text = render("reports/index.md.j2", entries=index_entries(settings), digests=digest_entries(settings))
-    return atomic_write_text(inside(settings.reports_dir, "index.md"), text)
+    with _INDEX_LOCK:
+        text = render("reports/index.md.j2", entries=index_entries(settings), digests=digest_entries(settings))
+        return atomic_write_text(inside(settings.reports_dir, "index.md"), text)

@@ -11,8 +11,7 @@ dedupe keeps a paper from being listed twice. `--since D` covers D to today inst
 from __future__ import annotations
 
 import logging
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -22,29 +21,23 @@ from agent.errors import ConfigError
 MAX_SINCE_DAYS = 31
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "")
-    try:
-        value = int(raw) if raw else default
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
-    if value < 1:
-        raise ConfigError(f"{name} must be at least 1")
-    return value
-
-
 @dataclass
 class DigestOptions:
-    """Digest settings that are not in agent.config.Settings (the first three read DISSECT_PROFILE,
-    DISSECT_SITE_URL and DISSECT_DIGEST_SEARCH_MAX)."""
+    """Digest knobs. The first three come from Settings (digest_profile, site_url, digest_search_max:
+    DISSECT_PROFILE, DISSECT_SITE_URL, DISSECT_DIGEST_SEARCH_MAX); `for_settings` fills them."""
 
-    profile_path: str = field(default_factory=lambda: os.environ.get("DISSECT_PROFILE", ""))
-    site_url: str = field(default_factory=lambda: os.environ.get("DISSECT_SITE_URL", ""))  # for feed links
-    search_max: int = field(default_factory=lambda: _env_int("DISSECT_DIGEST_SEARCH_MAX", 500))
+    profile_path: str = ""
+    site_url: str = ""  # for feed links
+    search_max: int = 500
     batch_window_s: float = 0.2  # how long the first request of a model batch waits for others
     log_max_bytes: int = 1_000_000
     log_backups: int = 5
     feed_entries: int = 50
+
+    @classmethod
+    def for_settings(cls, settings) -> "DigestOptions":
+        return cls(profile_path=settings.digest_profile, site_url=settings.site_url,
+                   search_max=settings.digest_search_max)
 
 
 # ---- the window -----------------------------------------------------------------------------------
@@ -115,7 +108,7 @@ class digest_logging:
     level cli.py chose (warnings, or everything with -v)."""
 
     def __init__(self, settings: Settings, opts: DigestOptions | None = None):
-        self.settings, self.opts = settings, opts or DigestOptions()
+        self.settings, self.opts = settings, opts or DigestOptions.for_settings(settings)
 
     def __enter__(self) -> Path:
         from logging.handlers import RotatingFileHandler

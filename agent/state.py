@@ -28,6 +28,7 @@ class DissectState(DissectInput, total=False):
     draft: DissectionDraft
     quotes: list[QuoteCheck]
     grounding: float
+    first_pass_grounding: float
     revised: bool
     result: DissectionResult
     report_path: str

@@ -195,25 +195,17 @@ class Store:
         if not chunks:
             raise StoreError(f"document {doc_id} has no text to store")
         content_hash = sha256(text, 16)
+        # Chunk ids carry the content hash, so new chunks are written beside (or, when forced, over) the old ones
+        # before the stale ones go: an interruption leaves one complete version or both, never a partial one.
+        ids = [f"{doc_id}#{content_hash[:8]}#{i:04d}" for i in range(len(chunks))]
         with self._write():
-            old = self._call("get", col.get, where={"doc_id": doc_id}, include=["metadatas"])
-            old_ids = old["ids"]
-            current = [] if force else [
-                i for i, m in zip(old_ids, old["metadatas"]) if m.get("content_hash") == content_hash]
-            stale = [i for i in old_ids if i not in set(current)]
-            if len(current) == len(chunks) and not stale:
+            old_ids = self._call("get", col.get, where={"doc_id": doc_id}, include=[])["ids"]
+            stale = [i for i in old_ids if i not in set(ids)]
+            if not force and not stale and set(old_ids) == set(ids):
                 return "unchanged", len(chunks)
-            if force and old_ids:  # re-embed from scratch: the old chunks share the new ids
-                self._call("delete", col.delete, ids=old_ids)
-                stale = []
-            if len(current) != len(chunks):
-                # Chunk ids carry the content hash, so new chunks are added beside the old ones before the
-                # old ones go: an interruption leaves one complete version or both, never a partial one.
-                base = _clean_meta(meta) | {"doc_id": doc_id, "content_hash": content_hash, "n_chunks": len(chunks)}
-                ids = [f"{doc_id}#{content_hash[:8]}#{i:04d}" for i in range(len(chunks))]
-                vectors = embed(chunks)
-                metas = [base | {"chunk": i} for i in range(len(chunks))]
-                self._call("add", col.upsert, ids=ids, embeddings=vectors, documents=chunks, metadatas=metas)
+            base = _clean_meta(meta) | {"doc_id": doc_id, "content_hash": content_hash, "n_chunks": len(chunks)}
+            metas = [base | {"chunk": i} for i in range(len(chunks))]
+            self._call("add", col.upsert, ids=ids, embeddings=embed(chunks), documents=chunks, metadatas=metas)
             if stale:
                 self._call("delete", col.delete, ids=stale)
         return ("replaced" if old_ids else "added"), len(chunks)

@@ -34,6 +34,7 @@ class FakeBackend(LLMBackend):
     @staticmethod
     def draft(prompt: str, invent: bool = False) -> dict:
         body = prompt.split(FENCE_OPEN, 1)[-1].split(FENCE_CLOSE, 1)[0]
+        body = "\n".join(ln for ln in body.splitlines() if not re.match(r"(Title|Authors|Date): ", ln))
         sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", " ".join(body.split())) if len(s.split()) >= 6]
         sentences = [s for s in sentences if "omitted" not in s] or ["The source says nothing quotable here at all."]
         pick = lambda i: sentences[i % len(sentences)][:380]  # noqa: E731

@@ -58,13 +58,18 @@ def test_batch_of_three_with_schemas_validates_in_order(smol):
     draft_schema = DissectionDraft.model_json_schema()
     paper = ("We show that reinforcement learning from human feedback makes models honest, because "
              "raters preferred the honest answers in our benchmark of 200 questions. ") * 6
+    # three prompts of different lengths, all within a factor of two: one length bucket, one generate
+    context = "Context: this is a test of batched generation with several prompts of different lengths. " * 7
     reqs = [
-        ask("Name one colour as JSON.", tagged_schema(0)),
+        ask(context + "Name one colour as JSON.", tagged_schema(0)),
         Request([{"role": "system", "content": "You are a sharp critic of AI-alignment papers. Reply in JSON."},
                  {"role": "user", "content": f"Dissect this paper:\n<paper>\n{paper}\n</paper>"}],
-                schema=draft_schema, max_tokens=600),
-        ask("Give one word that describes the sea, as JSON with the id and the word. " * 3, tagged_schema(2)),
+                schema=draft_schema, max_tokens=2048),  # above the schema's string caps: a reply always fits
+        ask(context + "Give one word that describes the sea, as JSON with the id and the word. " * 2, tagged_schema(2)),
     ]
+    lengths = [smol.count_tokens(r.messages[-1]["content"]) for r in reqs]
+    assert len(set(lengths)) == 3 and max(lengths) < 2 * min(lengths)
+    before = dict(smol.stats)
     out = smol.complete_batch(reqs)
     assert len(out) == 3
     for req, res in zip(reqs, out):
@@ -73,7 +78,9 @@ def test_batch_of_three_with_schemas_validates_in_order(smol):
         assert res.extra["constrained"] is True and res.extra["device"] == "cpu"
     DissectionDraft.model_validate_json(out[1].text)
     assert json.loads(out[0].text)["id"] == 0 and json.loads(out[2].text)["id"] == 2
-    assert smol.stats["generate_calls"] - smol.stats["solo_retries"] <= 2  # 3 prompts, at most 2 length buckets
+    batches = (smol.stats["generate_calls"] - before["generate_calls"]) - (
+        smol.stats["solo_retries"] - before["solo_retries"])
+    assert batches == 1  # the three prompts went through one generate
 
 
 def test_token_counts_and_completion_fields(smol):

@@ -64,7 +64,7 @@ def cmd_digest(args, settings) -> int:
     if args.max is not None and args.max < 0:
         raise ConfigError("--max must be 0 or more")
     window = resolve_window(day=args.date, since=args.since)
-    opts = DigestOptions()
+    opts = DigestOptions.for_settings(settings)
     if args.dry_run:
         return _dry_run(args, settings, window, opts)
     with digest_logging(settings, opts) as log_path:

@@ -72,7 +72,8 @@ class LocalBackend(LLMBackend):
                 raise LLMError(f"local model failed: {exc}") from None
         seconds = time.perf_counter() - t0
         if not isinstance(out, dict) or "choices" not in out:
-            msg = out.get("error", {}).get("message", out) if isinstance(out, dict) else out
+            err = out.get("error", out) if isinstance(out, dict) else out
+            msg = err.get("message", err) if isinstance(err, dict) else err
             raise LLMError(f"local model failed: {str(msg)[:300]}")
         choice = out["choices"][0]
         usage = out.get("usage", {})

@@ -27,7 +27,9 @@ def _response_format(kind: str, schema: dict) -> dict:
 
 
 def _with_schema_hint(messages: list[dict], schema: dict) -> list[dict]:
-    hint = "Reply with one JSON object that validates against this JSON schema:\n" + json.dumps(schema)
+    from agent.render import render_prompt
+
+    hint = render_prompt("schema_hint", schema=json.dumps(schema))
     return [*messages[:-1], {**messages[-1], "content": messages[-1]["content"] + "\n\n" + hint}]
 
 
@@ -75,8 +77,13 @@ class OpenAIBackend(LLMBackend):
         return LLMError(f"model {self.model} failed: {exc}")
 
     def _is_format_rejection(self, exc: Exception) -> bool:
+        """A server that does not support this response_format (llama.cpp's answers 500, others 400/422), as
+        opposed to any other failure, which must surface as itself."""
         o = self._openai
-        return isinstance(exc, (o.BadRequestError, o.InternalServerError, o.UnprocessableEntityError))
+        if not isinstance(exc, (o.BadRequestError, o.InternalServerError, o.UnprocessableEntityError)):
+            return False
+        text = str(getattr(exc, "body", "") or "") + " " + str(getattr(exc, "message", "") or exc)
+        return any(w in text.lower() for w in ("response_format", "json_schema", "json schema", "schema"))
 
     def _kwargs(self, request: Request, fmt: str | None) -> dict:
         messages = request.messages

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from agent.errors import LLMError
 from agent.llm.base import Completion, LLMBackend, Request
+from agent.render import render_prompt
 from agent.storage import DiskCache, append_line, sha256
 
 log = logging.getLogger("dissect.llm")
@@ -53,6 +54,14 @@ class StructuredLLM:
         self.cache = cache
         self.log_path = log_path
         self.retries = retries
+
+    @staticmethod
+    def _from_cache(entry: dict) -> Completion | None:
+        """A cached completion, or None when the entry is not one this version wrote (a miss, not a crash)."""
+        try:
+            return Completion(**{**entry, "cached": True, "seconds": 0.0})
+        except TypeError:
+            return None
 
     def _key(self, req: Request) -> str:
         blob = json.dumps(
@@ -95,9 +104,8 @@ class StructuredLLM:
             key = self._key(req)
             first_key = first_key or key
             cached = None if force else self.cache.get_json("llm", key)
-            if cached is not None:
-                c = Completion(**{**cached, "cached": True, "seconds": 0.0})
-            else:
+            c = self._from_cache(cached) if cached is not None else None
+            if c is None:
                 c = self.backend.complete(req)
             stats.add(c)
             try:
@@ -109,8 +117,7 @@ class StructuredLLM:
                 self._log(key, c, ok=False, note=problem)
                 stats.errors.append(problem)
                 convo = [*messages, {"role": "assistant", "content": c.text[:2000]},
-                         {"role": "user", "content": "That reply was not valid for the schema (" + problem[:200]
-                          + "). Reply again with only the JSON object, keeping every string short."}]
+                         {"role": "user", "content": render_prompt("retry", problem=problem)}]
                 continue
             if not c.cached:
                 # cached under the first attempt's key too, so a re-run skips the failed attempts as well

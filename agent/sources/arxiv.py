@@ -236,3 +236,14 @@ def search_arxiv(settings: Settings, *, categories: list[str], start: date, end:
         ref = SourceRef(kind="arxiv", locator=meta["id"])
         papers.append(_paper(meta, ref, meta["abstract"], "arxiv-abstract", []))
     return papers
+
+
+def remember_metadata(settings: Settings, papers: list[Paper]) -> None:
+    """Cache the metadata of search results the way fetch_metadata does, so that dissecting them does not ask
+    the API again (at one request per 3 s, that adds up over a digest)."""
+    cache = DiskCache(settings.cache_dir)
+    for p in papers:
+        if cache.get("arxiv-meta", p.source_id) is None:
+            cache.put_json("arxiv-meta", p.source_id, {
+                "id": p.source_id, "version": "", "title": p.title, "authors": p.authors,
+                "published": p.published, "abstract": p.abstract, "categories": p.categories})

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Benchmark `cli.py dissect` on the embedded defaults: wall time and peak memory (cold and cached), time per graph
+stage, tokens in/out and grounding over the fixture papers, each run as a user runs it (a fresh process).
+
+arXiv is replaced by the test fixture server on 127.0.0.1 (the same papers the tests use), so no network is needed.
+Usage:  python bench/dissect_bench.py [--papers 2601.10160,2601.11234,...] [--backend local]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.fixture_server import FixtureServer  # noqa: E402
+from tests.fixtures.catalog import FULLTEXT_PAPERS, serve_arxiv_catalog  # noqa: E402
+
+# Runs the CLI as a child and reports that child's peak RSS (RUSAGE_CHILDREN covers only it).
+PEAK = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+        "print('PEAK_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(r.returncode)")
+
+
+def run(source: str, env: dict, cwd: Path) -> tuple[dict | None, float, int, str]:
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, "-c", PEAK, sys.executable, str(ROOT / "cli.py"), "dissect", source, "--json"],
+                       capture_output=True, text=True, env=env, cwd=cwd)
+    wall = time.perf_counter() - t0
+    peak = next((int(line.split()[1]) for line in p.stderr.splitlines() if line.startswith("PEAK_KB")), 0)
+    err = next((line for line in p.stderr.splitlines() if line.startswith("error")), "")
+    return (json.loads(p.stdout) if p.returncode == 0 else None), wall, peak // 1024, err
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--papers", default=",".join(p.id for p in FULLTEXT_PAPERS))
+    ap.add_argument("--backend", default="local")
+    args = ap.parse_args()
+    server = FixtureServer()
+    serve_arxiv_catalog(server)
+    work = Path(tempfile.mkdtemp(prefix="dissect-bench-"))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "DISSECT_BACKEND": args.backend,
+           "DISSECT_ARXIV_API_URL": server.url_for("/api/query"), "DISSECT_ARXIV_HTML_URL": server.url + "/html/{id}",
+           "DISSECT_ARXIV_PDF_URL": server.url + "/pdf/{id}", "DISSECT_ARXIV_DELAY": "0.05"}
+    print(f"machine: {os.cpu_count()} cores; backend {args.backend}; work dir {work}")
+    header = (f"{'paper':<11} {'origin':<15} {'run':<6} {'wall s':>7} {'peak MB':>8} {'in tok':>7} {'out tok':>7} "
+              f"{'calls':>5} {'ground':>6} {'1st':>5}  stages (s)")
+    print(header)
+    print("-" * len(header))
+    rows = []
+    for pid in args.papers.split(","):
+        for label in ("cold", "cached"):
+            result, wall, peak, err = run(pid, env, work)
+            if result is None:
+                print(f"{pid:<11} {'':<15} {label:<6} {wall:7.1f} {peak:8d}  FAILED: {err}")
+                continue
+            p = result["provenance"]
+            stages = " ".join(f"{k}={v:.1f}" for k, v in p["stage_seconds"].items() if v >= 0.05)
+            print(f"{pid:<11} {result['scan']['text_origin']:<15} {label:<6} {wall:7.1f} {peak:8d} "
+                  f"{p['tokens_in']:7d} {p['tokens_out']:7d} {p['llm_calls'] - p['cached_calls']:5d} "
+                  f"{p['grounding_rate']:6.0%} {p['first_pass_grounding']:5.0%}  {stages}")
+            rows.append((label, wall, peak, p))
+    cold = [r for r in rows if r[0] == "cold"]
+    cached = [r for r in rows if r[0] == "cached"]
+    if cold:
+        n = len(cold)
+        print(f"\npapers: {n}; cold: mean wall {sum(r[1] for r in cold) / n:.1f} s, max peak {max(r[2] for r in cold)} MB;"
+              f" cached: mean wall {sum(r[1] for r in cached) / max(1, len(cached)):.1f} s")
+        quotes_final = sum(r[3]["grounding_rate"] for r in cold) / n
+        quotes_first = sum(r[3]["first_pass_grounding"] for r in cold) / n
+        print(f"grounding (mean over papers): final {quotes_final:.0%}, first draft {quotes_first:.0%}; "
+              f"revised: {sum(r[3]['revised'] for r in cold)}/{n}")
+        print(f"tokens: in {sum(r[3]['tokens_in'] for r in cold)}, out {sum(r[3]['tokens_out'] for r in cold)}; "
+              f"model seconds/output token {sum(r[3]['stage_seconds'].get('analyse', 0) + r[3]['stage_seconds'].get('revise', 0) for r in cold) / max(1, sum(r[3]['tokens_out'] for r in cold)):.3f}")
+    server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
