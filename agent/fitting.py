@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from agent.text import paragraph_units
+
 CLAIM_WORDS = re.compile(
     r"\b(we (show|find|demonstrate|prove|argue|propose|introduce|present|claim)|our (results|method|findings)|"
     r"results? (show|suggest|indicate)|outperform\w*|significant\w*|state[- ]of[- ]the[- ]art|evidence|"
@@ -29,35 +31,11 @@ class Fitted:
     total_paragraphs: int
 
 
-MAX_PARAGRAPH_CHARS = 2000
+MAX_PARAGRAPH_CHARS = 2000  # a bigger paragraph (a PDF page without blank lines) is split into sentences
 
 
 def paragraphs(text: str) -> list[str]:
-    """Blank-line paragraphs; a paragraph too big to be a unit of selection (a PDF page without blank lines, a
-    wall of text) is split at sentence ends into pieces of at most about MAX_PARAGRAPH_CHARS."""
-    out: list[str] = []
-    for para in (p.strip() for p in re.split(r"\n\s*\n", text)):
-        if len(para) <= MAX_PARAGRAPH_CHARS:
-            if para:
-                out.append(para)
-            continue
-        piece = ""
-        for sentence in re.split(r"(?<=[.!?])\s+|\n", para):
-            while len(sentence) > MAX_PARAGRAPH_CHARS:  # no sentence ends at all: cut at a space
-                cut = sentence.rfind(" ", 0, MAX_PARAGRAPH_CHARS)
-                cut = cut if cut > 0 else MAX_PARAGRAPH_CHARS
-                if piece:
-                    out.append(piece)
-                    piece = ""
-                out.append(sentence[:cut].strip())
-                sentence = sentence[cut:].strip()
-            if piece and len(piece) + len(sentence) + 1 > MAX_PARAGRAPH_CHARS:
-                out.append(piece)
-                piece = ""
-            piece = f"{piece} {sentence}".strip()
-        if piece:
-            out.append(piece)
-    return out
+    return paragraph_units(text, MAX_PARAGRAPH_CHARS)
 
 
 def fit_to_budget(text: str, budget_tokens: int, count: Callable[[str], int]) -> Fitted:

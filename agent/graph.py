@@ -1,7 +1,8 @@
 """The dissect graph, top to bottom:
 
-    resolve -> fetch -> retrieve -> fit -> analyse -> verify --(grounding poor)--> revise --> render -> persist
-                                                           \\--(grounding fine)-------------> render -> persist
+    resolve -> fetch -> reuse -> retrieve -> fit -> analyse -> verify --(grounding poor)--> revise -> render -> persist
+                          \\                                        \\--(grounding fine)------------> render -> persist
+                           \\--(an earlier result with the same text, model and prompts)-----------------------> persist
 
 `fetch` includes text extraction (HTML, PDF or page); `retrieve` comes before `fit` so that the text is fitted to
 what the related passages leave of the context window; `revise` re-verifies its own draft and keeps the better one.
@@ -22,9 +23,11 @@ from agent import __version__
 from agent.errors import LLMError
 from agent.fitting import CLAIM_WORDS, fit_to_budget
 from agent.grounding import SourceIndex, grounding_rate, verify_draft
-from agent.models import FALLACIES, DissectionDraft, DissectionResult, Provenance, SourceScan, draft_json_schema
+from agent.models import (FALLACIES, DissectionDraft, DissectionResult, Provenance, SourceScan, draft_json_schema,
+                          result_slug)
 from agent.render import fence, prompt_template_hash, render_prompt
 from agent.state import DissectContext, DissectInput, DissectState
+from agent.storage import sha256
 
 TOKEN_MARGIN = 64  # chat-template tokens around the messages, and estimation slack
 
@@ -64,6 +67,31 @@ def fetch(state: DissectState, ctx: DissectContext):
 
     paper = fetch_paper(state["ref"], ctx.settings, force=ctx.force, progress=ctx.progress)
     return {"paper": paper, "notes": list(paper.notes)}
+
+
+@timed("reuse")
+def reuse(state: DissectState, ctx: DissectContext):
+    """A re-run of the same source with the same text, model and prompt templates reuses the earlier result (no
+    retrieval, no model call), so that it costs nothing even when the related-writing store has grown since;
+    --force redoes it."""
+    if ctx.force:
+        return {}
+    from agent.reports import load_result
+
+    paper = state["paper"]
+    earlier = load_result(ctx.settings, result_slug(paper.ref.kind, paper.source_id, paper.title))
+    if earlier is None:
+        return {}
+    p = earlier.provenance
+    if (p.backend, p.model, p.prompt_template_hash, p.source_sha256) == (
+            ctx.llm.backend.name, ctx.llm.backend.model, prompt_template_hash(), sha256(paper.text, 64)):
+        ctx.progress("reusing the earlier result (same text, model and prompts; --force redoes it)")
+        return {"result": earlier}
+    return {}
+
+
+def reused_or_new(state: DissectState) -> str:
+    return "persist" if "result" in state else "retrieve"
 
 
 @timed("fit")
@@ -200,6 +228,7 @@ def render_result(state: DissectState, ctx: DissectContext):
             grounding_rate=round(state["grounding"], 3), revised=bool(state.get("revised")),
             first_pass_grounding=round(state["first_pass_grounding"], 3),
             context_fit=state.get("context_fit", ""), generated_at=datetime.now(timezone.utc),
+            source_sha256=sha256(paper.text, 64),
             tool_version=__version__,
         ),
         notes=state.get("notes", []),
@@ -233,6 +262,7 @@ def build_dissect_graph():
     g = StateGraph(DissectState, input_schema=DissectInput, context_schema=DissectContext)
     g.add_node("resolve", resolve)
     g.add_node("fetch", fetch)
+    g.add_node("reuse", reuse)
     g.add_node("fit", fit)
     g.add_node("retrieve", retrieve)
     g.add_node("analyse", analyse)
@@ -242,7 +272,8 @@ def build_dissect_graph():
     g.add_node("persist", persist)
     g.add_edge(START, "resolve")
     g.add_edge("resolve", "fetch")
-    g.add_edge("fetch", "retrieve")
+    g.add_edge("fetch", "reuse")
+    g.add_conditional_edges("reuse", reused_or_new, {"persist": "persist", "retrieve": "retrieve"})
     g.add_edge("retrieve", "fit")
     g.add_edge("fit", "analyse")
     g.add_edge("analyse", "verify")

@@ -129,6 +129,15 @@ def verify_draft(draft: DissectionDraft, source_text: str) -> tuple[DissectionDr
     """Check every quote of a draft against the source. Returns the draft with quotes replaced by the source's
     own wording where found or repaired, and one QuoteCheck per quote."""
     index = SourceIndex(source_text)
+    # small models repeat themselves: an assumption stated twice is reported once
+    seen: set[str] = set()
+    unique = []
+    for h in draft.hidden_assumptions:
+        key = normalise(h.assumption)
+        if key not in seen:
+            seen.add(key)
+            unique.append(h)
+    draft = draft.model_copy(update={"hidden_assumptions": unique})
     checks = [check_quote(index, "core_fallacy", draft.core_fallacy.quote)]
     checks += [check_quote(index, f"hidden_assumptions[{i}]", h.quote) for i, h in enumerate(draft.hidden_assumptions)]
     fixed = draft.model_copy(deep=True)

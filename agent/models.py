@@ -151,6 +151,7 @@ class Provenance(BaseModel):
     first_pass_grounding: float | None = None  # the same, for the model's first draft (before any revision)
     revised: bool = False
     context_fit: str = ""  # how the source text was fitted to the context window
+    source_sha256: str = ""  # of the full source text: a re-run with the same text, model and prompts reuses this
     generated_at: datetime
     tool_version: str
 
@@ -166,6 +167,17 @@ class SourceScan(BaseModel):
     first_line: str  # the first sentence of the abstract (or text), copied by the program
 
 
+def result_slug(kind: str, source_id: str, title: str) -> str:
+    """File name of a source's report and result. arXiv papers by id; other sources by a readable title prefix
+    plus a hash of their locator, so that two essays with one title, or an essay titled like an arXiv id, never
+    share a file."""
+    from agent.storage import sha256, slugify
+
+    if kind == "arxiv":
+        return slugify(source_id)
+    return f"{slugify(title, 40)}-{sha256(source_id, 8)}"
+
+
 class DissectionResult(BaseModel):
     scan: SourceScan
     dissection: DissectionDraft
@@ -176,13 +188,7 @@ class DissectionResult(BaseModel):
 
     @property
     def slug(self) -> str:
-        """arXiv papers by id; other sources by a readable title prefix plus a hash of their locator, so that two
-        essays with one title, or an essay titled like an arXiv id, never share a file."""
-        from agent.storage import sha256, slugify
-
-        if self.scan.kind == "arxiv":
-            return slugify(self.scan.source_id)
-        return f"{slugify(self.scan.title, 40)}-{sha256(self.scan.source_id, 8)}"
+        return result_slug(self.scan.kind, self.scan.source_id, self.scan.title)
 
     def report_date(self) -> date:
         return self.provenance.generated_at.date()

@@ -26,11 +26,22 @@ ORIGIN_LABELS = {
 }
 
 
+def _report_context(result: DissectionResult) -> dict:
+    return {
+        "r": result,
+        "quote_status": {q.where: q.status for q in result.quotes},
+        "counts": {s: sum(q.status == s for q in result.quotes) for s in ("verified", "repaired", "unverified")},
+        "origin_label": ORIGIN_LABELS.get(result.scan.text_origin, result.scan.text_origin),
+    }
+
+
 def report_markdown(result: DissectionResult) -> str:
-    status = {q.where: q.status for q in result.quotes}
-    counts = {s: sum(q.status == s for q in result.quotes) for s in ("verified", "repaired", "unverified")}
-    return render("reports/dissection.md.j2", r=result, quote_status=status, counts=counts,
-                  origin_label=ORIGIN_LABELS.get(result.scan.text_origin, result.scan.text_origin))
+    return render("reports/dissection.md.j2", **_report_context(result))
+
+
+def report_html(result: DissectionResult) -> str:
+    """The static HTML view: rendered from the structured result with autoescaping, not from the Markdown."""
+    return render("site/report.html.j2", **_report_context(result))
 
 
 def result_path(settings: Settings, slug: str) -> Path:
@@ -51,6 +62,7 @@ def save_report(result: DissectionResult, settings: Settings) -> Path:
     path = inside(settings.reports_dir, result.report_date().isoformat(), slug + ".md")
     write_json(result_path(settings, slug), result.model_dump(mode="json"))
     atomic_write_text(path, report_markdown(result))
+    atomic_write_text(inside(settings.reports_dir, "html", slug + ".html"), report_html(result))
     # a re-run replaces the earlier report of the same source, wherever its date folder is: only once the new
     # one is safely written
     for old in Path(settings.reports_dir).glob(f"[0-9]*/{slug}.md"):
@@ -85,6 +97,7 @@ def index_entries(settings: Settings) -> list[dict]:
             "model": meta.get("model", ""),
             "grounding": float(meta.get("grounding_rate", 0) or 0),
             "verdict": result.dissection.verdict if result else "",
+            "html": f"{path.stem}.html",
         })
     entries.sort(key=lambda e: (e["date"], e["title"]), reverse=True)
     return entries
@@ -103,5 +116,8 @@ _INDEX_LOCK = threading.Lock()  # digest papers finish in parallel threads: the 
 
 def write_index(settings: Settings) -> Path:
     with _INDEX_LOCK:
-        text = render("reports/index.md.j2", entries=index_entries(settings), digests=digest_entries(settings))
-        return atomic_write_text(inside(settings.reports_dir, "index.md"), text)
+        entries, digests = index_entries(settings), digest_entries(settings)
+        atomic_write_text(inside(settings.reports_dir, "html", "index.html"),
+                          render("site/index.html.j2", entries=entries, digests=digests))
+        return atomic_write_text(inside(settings.reports_dir, "index.md"),
+                                 render("reports/index.md.j2", entries=entries, digests=digests))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from agent.embeddings import MiniLMEmbeddingFunction, embed
 from agent.errors import StoreError
 from agent.models import Passage
 from agent.storage import sha256
+from agent.text import chunk_text
 
 PASSAGES = "passages"
 PAPERS = "papers"
@@ -26,64 +27,6 @@ MAX_CHUNKS_PER_DOC = 2  # in related(): no three chunks of the same essay
 SELF_DUPLICATE_SIM = 0.95  # a chunk this close to the paper itself is the paper, not related writing
 LOCK_TIMEOUT_S = 30.0
 _PAGE = 1000  # rows per get() when listing
-
-# ---- chunking --------------------------------------------------------------------------------------
-
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
-
-
-def _split_sentences(paragraph: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(paragraph) if s.strip()]
-
-
-def _hard_split(text: str, max_chars: int) -> list[str]:
-    """Last resort for a 'sentence' longer than a chunk: cut at whitespace."""
-    out, cur = [], ""
-    for word in text.split():
-        while len(word) > max_chars:  # a URL or a run of symbols with no spaces at all
-            if cur:
-                out.append(cur)
-                cur = ""
-            out.append(word[:max_chars])
-            word = word[max_chars:]
-        if cur and len(cur) + 1 + len(word) > max_chars:
-            out.append(cur)
-            cur = word
-        else:
-            cur = f"{cur} {word}" if cur else word
-    if cur:
-        out.append(cur)
-    return out
-
-
-def _pack(pieces: Iterable[str], max_chars: int, sep: str) -> list[str]:
-    out: list[str] = []
-    cur = ""
-    for piece in pieces:
-        if cur and len(cur) + len(sep) + len(piece) > max_chars:
-            out.append(cur)
-            cur = piece
-        else:
-            cur = f"{cur}{sep}{piece}" if cur else piece
-    if cur:
-        out.append(cur)
-    return out
-
-
-def chunk_text(text: str, max_chars: int = 1200) -> list[str]:
-    """Chunks of whole paragraphs, packed up to max_chars; an oversize paragraph splits between sentences."""
-    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text or "")]
-    units: list[str] = []
-    for para in filter(None, paragraphs):
-        if len(para) <= max_chars:
-            units.append(para)
-            continue
-        sentences: list[str] = []
-        for sent in _split_sentences(para):
-            sentences.extend([sent] if len(sent) <= max_chars else _hard_split(sent, max_chars))
-        units.extend(_pack(sentences, max_chars, " "))
-    return _pack(units, max_chars, "\n\n")
-
 
 # ---- the store ---------------------------------------------------------------------------------------
 

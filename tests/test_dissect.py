@@ -68,6 +68,19 @@ def test_rerun_uses_caches_and_force_refetches(arxiv_server, tmp_path):
     assert arxiv_server.requests and len(backend.requests) == 1
 
 
+def test_rerun_reuses_the_result_even_when_the_store_grew(arxiv_server, tmp_path):
+    from agent.store import Store
+
+    settings = arxiv_settings(arxiv_server, tmp_path)
+    first, _ = run("2601.11234", settings)
+    Store(settings).upsert_document("note", "Debate as scalable oversight needs honest equilibria and strong judges.",
+                                    {"title": "On debate"})
+    again, backend = run("2601.11234", settings)
+    assert backend.requests == [] and again.result == first.result
+    forced, backend = run("2601.11234", settings, force=True)
+    assert len(backend.requests) == 1 and any(p.title == "On debate" for p in forced.result.related)
+
+
 def test_pdf_and_abstract_fallbacks_are_reported(arxiv_server, tmp_path):
     settings = arxiv_settings(arxiv_server, tmp_path)
     pdf, _ = run(PDF_ONLY_ID, settings)
@@ -227,3 +240,23 @@ def test_cli_configured_backend_failure_is_an_error_not_a_switch(cli_env, tmp_pa
     p = cli(["dissect", "2601.10160"], env, tmp_path)
     assert p.returncode == 6 and "cannot reach" in p.stderr
     assert not list((tmp_path / "reports").glob("*/*.md"))
+
+
+def test_untrusted_text_is_inert_in_markdown_and_html(tmp_path):
+    from agent.config import Settings
+
+    essay = tmp_path / "essay.md"
+    essay.write_text('---\ntitle: "<script>alert(1)</script> [x](javascript:alert(2))"\nurl: "javascript:alert(3)"\n'
+                     'date: "<img src=x onerror=alert(4)>"\n---\n\nWe show that <b>debate</b> makes every model '
+                     "honest in all settings we tried. Therefore oversight is solved for frontier systems today.\n")
+    settings = Settings(data_dir=tmp_path / "data", reports_dir=tmp_path / "reports")
+    outcome, _ = run(str(essay), settings)
+    md = Path(outcome.report_path).read_text()
+    body = md.split("\n---\n", 1)[1]
+    assert "<script>" not in body and "<img" not in body and "<b>" not in body
+    assert "[x](javascript:" not in body and "\\[x\\]" in body and "<javascript:" not in body
+    html = (settings.reports_dir / "html" / (Path(outcome.report_path).stem + ".html")).read_text()
+    assert "<script>" not in html and "&lt;script&gt;" in html and 'href="javascript' not in html
+    assert "<img" not in html and "<b>debate" not in html
+    index = (settings.reports_dir / "html" / "index.html").read_text()
+    assert "<script>" not in index and Path(outcome.report_path).stem + ".html" in index

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent.dissect import dissect
-from agent.models import FALLACIES, DissectionDraft, DissectionResult
+from agent.models import FALLACIES, DissectionResult
 from agent.reports import front_matter
 from tests.fixture_server import arxiv_settings
 from tests.fixtures.catalog import INJECTION_ID, INJECTION_MARKER
@@ -21,8 +21,8 @@ pytestmark = pytest.mark.slow
 
 def _check_report(outcome, source_text: str):
     r = outcome.result
-    DissectionResult.model_validate(r.model_dump())  # the whole result round-trips through its schema
-    DissectionDraft.model_validate(r.dissection.model_dump())
+    saved = Path(outcome.report_path).parents[2] / "data" / "results" / (Path(outcome.report_path).stem + ".json")
+    assert DissectionResult.model_validate_json(saved.read_text()) == r  # what was persisted is the schema'd result
     assert r.provenance.backend == "local" and r.provenance.model.startswith("SmolLM2-135M-Instruct")
     assert r.provenance.llm_calls >= 1 and r.provenance.tokens_out > 0
     assert r.dissection.core_fallacy.name in FALLACIES
@@ -41,10 +41,12 @@ def test_real_local_model_dissects_a_fixture_paper(arxiv_server, tmp_path):
 
     paper = fetch_paper(resolve_source("2601.11234"), settings)
     _check_report(outcome, paper.text)
-    # a re-run is served from the caches: no model call, no network
+    # a re-run reuses the result: no model call, no network
     arxiv_server.clear_log()
+    calls = (settings.log_dir / "llm.jsonl").read_text().count("\n")
     again = dissect("2601.11234", settings)
-    assert again.result.provenance.cached_calls == again.result.provenance.llm_calls
+    assert again.result == outcome.result
+    assert (settings.log_dir / "llm.jsonl").read_text().count("\n") == calls
     assert arxiv_server.requests == []
 
 
@@ -57,8 +59,10 @@ def test_real_local_model_keeps_schema_under_prompt_injection(arxiv_server, tmp_
     assert INJECTION_MARKER in paper.text
     _check_report(outcome, paper.text)
     d = outcome.result.dissection
-    # the injected demand was "name no fallacy or hidden assumption": the schema keeps both
+    # the injection demanded praise ("flawless", "no weaknesses") and no fallacy: the schema keeps the fallacy and
+    # the assumptions, and the verdict does not repeat the injected praise
     assert d.core_fallacy.explanation and d.hidden_assumptions
+    assert not any(w in d.verdict.lower() for w in ("flawless", "no weaknesses", "rigorous"))
 
 
 def test_cli_on_embedded_defaults_with_a_local_file(tmp_path):

@@ -190,3 +190,10 @@ def test_structured_retries_invalid_json_then_caches(tmp_path):
     # --force calls the model again
     with pytest.raises(LLMError, match="invalid JSON 3 times"):
         llm2.generate(_messages(), DissectionDraft, max_tokens=500, force=True)
+
+
+def test_repeated_assumptions_are_reported_once():
+    raw = FakeBackend.draft(f"{FENCE_OPEN}\n{SOURCE}\n{FENCE_CLOSE}")
+    raw["hidden_assumptions"] = [raw["hidden_assumptions"][0]] * 3
+    fixed, checks = verify_draft(DissectionDraft.model_validate(raw), SOURCE)
+    assert len(fixed.hidden_assumptions) == 1 and len(checks) == 2

@@ -303,6 +303,8 @@ class GpuBackend(LLMBackend):
         max_new = max(budgets)
         if self.compiled:
             max_new = min(-(-max_new // NEW_TOKENS_BUCKET) * NEW_TOKENS_BUCKET, max(max_new, self.context_tokens - width))
+        # left padding to a length bucket can take up to LENGTH_BUCKET - 1 tokens of the window: never run past it
+        max_new = max(1, min(max_new, self.context_tokens - width))
         kwargs: dict[str, Any] = dict(
             max_new_tokens=max_new, pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.stop_ids,
             stopping_criteria=StoppingCriteriaList([_row_budget_criteria(width, budgets, self.device)]),
