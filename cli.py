@@ -11,16 +11,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never fetch model weights from a
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")  # Chroma: no telemetry calls
 
 
-def _progress(quiet: bool):
-    if quiet or not sys.stderr.isatty():
-        return lambda _msg: None
-    return lambda msg: print(f"  {msg}", file=sys.stderr, flush=True)
-
-
 def cmd_dissect(args, settings) -> int:
+    from agent.commands import progress_printer
     from agent.dissect import dissect
 
-    outcome = dissect(args.source, settings, force=args.force, progress=_progress(args.quiet))
+    outcome = dissect(args.source, settings, force=args.force, progress=progress_printer(args.quiet))
     if args.json:
         print(outcome.result.model_dump_json(indent=2))
     else:

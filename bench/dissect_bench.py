@@ -51,20 +51,27 @@ def main() -> int:
     print(f"machine: {os.cpu_count()} cores; backend {args.backend}; work dir {work}")
     header = (f"{'paper':<11} {'origin':<15} {'run':<6} {'wall s':>7} {'peak MB':>8} {'in tok':>7} {'out tok':>7} "
               f"{'calls':>5} {'ground':>6} {'1st':>5}  stages (s)")
+    print("calls: model calls this run made; ground: quotes found in the final report; 1st: in the first draft")
     print(header)
     print("-" * len(header))
     rows = []
+    log = work / "data" / "logs" / "llm.jsonl"
+    n_calls = lambda: log.read_text().count("\n") if log.exists() else 0  # noqa: E731
     for pid in args.papers.split(","):
         for label in ("cold", "cached"):
+            before = n_calls()
             result, wall, peak, err = run(pid, env, work)
+            new_calls = n_calls() - before
             if result is None:
                 print(f"{pid:<11} {'':<15} {label:<6} {wall:7.1f} {peak:8d}  FAILED: {err}")
                 continue
             p = result["provenance"]
-            stages = " ".join(f"{k}={v:.1f}" for k, v in p["stage_seconds"].items() if v >= 0.05)
+            # a cached run reuses the earlier result, provenance included: its stage times are the first run's
+            stages = ("(earlier result reused)" if label == "cached" and new_calls == 0 else
+                      " ".join(f"{k}={v:.1f}" for k, v in p["stage_seconds"].items() if v >= 0.05))
             print(f"{pid:<11} {result['scan']['text_origin']:<15} {label:<6} {wall:7.1f} {peak:8d} "
-                  f"{p['tokens_in']:7d} {p['tokens_out']:7d} {p['llm_calls'] - p['cached_calls']:5d} "
-                  f"{p['grounding_rate']:6.0%} {p['first_pass_grounding']:5.0%}  {stages}")
+                  f"{p['tokens_in']:7d} {p['tokens_out']:7d} {new_calls:5d} "
+                  f"{p['grounding_rate']:6.0%} {p['first_pass_grounding'] or 0:5.0%}  {stages}")
             rows.append((label, wall, peak, p))
     cold = [r for r in rows if r[0] == "cold"]
     cached = [r for r in rows if r[0] == "cached"]

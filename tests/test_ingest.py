@@ -103,6 +103,20 @@ def test_rss_atom_and_sitemap_ingest_every_entry(fixture_server, settings):  # n
     assert Store(settings).stats()["documents"] == 4
 
 
+def test_feed_cannot_send_us_to_internal_addresses(fixture_server, settings):  # noqa: F811
+    srv = fixture_server
+    srv.route("/post", article("A public post", "oversight"))
+    items = "".join(f"<item><title>x</title><link>{u}</link></item>" for u in (
+        srv.url + "/post", "http://169.254.169.254/latest/meta-data/", "http://10.1.2.3/admin"))
+    feed = srv.route("/rss.xml", f"<?xml version='1.0'?><rss version='2.0'><channel>{items}</channel></rss>",
+                     content_type="application/rss+xml")
+    summary = ingest([feed], settings, progress=False)
+    assert len(summary.added) == 1  # the feed's own host is fine
+    refused = {src for src, why in summary.failed if "private or local address" in why}
+    assert refused == {"http://169.254.169.254/latest/meta-data/", "http://10.1.2.3/admin"}
+    assert not any(r.path.startswith("/latest") for r in srv.requests)
+
+
 def test_folder_ingest_reads_front_matter_and_skips_other_files(tmp_path, settings):
     folder = tmp_path / "notes"
     (folder / "sub").mkdir(parents=True)

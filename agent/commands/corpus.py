@@ -5,6 +5,7 @@ import json
 import sys
 from pathlib import Path
 
+from agent.commands import terminal_safe
 from agent.errors import InvalidSourceError
 
 
@@ -39,7 +40,7 @@ def cmd_list(args, settings) -> int:
         print("the corpus is empty: add writing with `cli.py ingest URL|FILE|FOLDER`")
     for d in docs:
         kind = "paper " if d["collection"] == "papers" else ""
-        print(f"{d['doc_id']}  {kind}{d['title'] or '(untitled)'}  [{d['chunks']} chunks]  {d['url']}")
+        print(terminal_safe(f"{d['doc_id']}  {kind}{d['title'] or '(untitled)'}  [{d['chunks']} chunks]  {d['url']}"))
     return 0
 
 
@@ -76,8 +77,8 @@ def cmd_search(args, settings) -> int:
         print("no passages: the corpus is empty")
     for i, p in enumerate(passages, 1):
         text = " ".join(p.text.split())
-        print(f"[{i}] {p.score:.3f}  {p.title or '(untitled)'}  {p.url}")
-        print(f"    {text[:300]}{'...' if len(text) > 300 else ''}")
+        print(terminal_safe(f"[{i}] {p.score:.3f}  {p.title or '(untitled)'}  {p.url}"))
+        print(terminal_safe(f"    {text[:300]}{'...' if len(text) > 300 else ''}"))
     return 0
 
 

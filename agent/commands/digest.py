@@ -19,6 +19,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from agent.commands import progress_printer, terminal_safe
+
 ALL_FAILED = 10
 
 
@@ -27,12 +29,6 @@ def _day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
-def _say(args):
-    if args.quiet or not sys.stderr.isatty():
-        return lambda _msg: None
-    return lambda msg: print(f"  {msg}", file=sys.stderr, flush=True)
 
 
 def _dry_run(args, settings, window, opts) -> int:
@@ -47,7 +43,7 @@ def _dry_run(args, settings, window, opts) -> int:
     for i, r in enumerate(ranked, 1):
         mark = "*" if r.selected else " "
         title = " ".join(r.title.split())
-        print(f"{mark}{i:3d}. {r.score:.3f}  {r.id:<12} {title[:90]}")
+        print(f"{mark}{i:3d}. {r.score:.3f}  {r.id:<12} {terminal_safe(title)[:90]}")
     for s in skipped:
         print(f"  skip  {s['id']:<12} {s['why']}")
     if not ranked:
@@ -71,7 +67,7 @@ def cmd_digest(args, settings) -> int:
         try:
             with RunLock(Path(settings.data_dir) / "digest.lock", "digest"):
                 run = run_digest(settings, window, max_n=args.max, force=args.force, opts=opts,
-                                 progress=_say(args))
+                                 progress=progress_printer(args.quiet))
         except DissectError as exc:  # cli.py prints it; the log keeps it for whoever reads cron's aftermath
             logging.getLogger("dissect.digest").error("digest %s stopped: %s (exit %d)", window.thread_id, exc,
                                                       exc.exit_code, extra={"file_only": True})
