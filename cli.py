@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("-q", "--quiet", action="store_true", help="print only the result")
     d.set_defaults(func=cmd_dissect)
 
-    for module in ("agent.commands.corpus", "agent.commands.digest"):
+    for module in ("agent.commands.corpus", "agent.commands.digest", "agent.commands.serve"):
         try:
             mod = __import__(module, fromlist=["register"])
         except ModuleNotFoundError as exc:

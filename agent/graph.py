@@ -83,7 +83,7 @@ def reuse(state: DissectState, ctx: DissectContext):
     if earlier is None:
         return {}
     p = earlier.provenance
-    if (p.backend, p.model, p.prompt_template_hash, p.source_sha256) == (
+    if (p.backend, p.requested_model, p.prompt_template_hash, p.source_sha256) == (
             ctx.llm.backend.name, ctx.llm.backend.model, prompt_template_hash(), sha256(paper.text, 64)):
         ctx.progress("reusing the earlier result (same text, model and prompts; --force redoes it)")
         return {"result": earlier}
@@ -223,6 +223,7 @@ def render_result(state: DissectState, ctx: DissectContext):
         related=related,
         provenance=Provenance(
             backend=ctx.llm.backend.name, model=s.model or ctx.llm.backend.model,
+            requested_model=ctx.llm.backend.model,
             prompt_template_hash=prompt_template_hash(), tokens_in=s.tokens_in, tokens_out=s.tokens_out,
             llm_calls=s.calls, cached_calls=s.cached, seconds=round(sum(stage.values()), 2), stage_seconds=stage,
             grounding_rate=round(state["grounding"], 3), revised=bool(state.get("revised")),

@@ -139,7 +139,8 @@ class QuoteCheck(BaseModel):
 
 class Provenance(BaseModel):
     backend: str
-    model: str
+    model: str  # as the backend reported it (a server may name a dated snapshot of what was asked for)
+    requested_model: str = ""  # as configured
     prompt_template_hash: str
     tokens_in: int = 0
     tokens_out: int = 0

@@ -68,30 +68,35 @@ def main() -> int:
     ap.add_argument("--papers", type=int, default=20)
     ap.add_argument("--latency", type=float, default=2.0, help="seconds per model call")
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
+    ap.add_argument("--base-url", help="a real OpenAI-compatible server instead of the fixture (e.g. cli.py serve)")
+    ap.add_argument("--model", default="local", help="model name for --base-url")
     args = ap.parse_args()
     body = feed(32)
     arxiv = FixtureServer()
     arxiv.handler("/api/query", lambda req: Response(body if req.param("start", "0") in ("", "0") else
                                                      body.split("  <entry>")[0] + "</feed>\n", 200,
                                                      "application/atom+xml"))
-    llm = OpenAIFixture(latency=args.latency)
-    print(f"digest of {args.papers} papers, model latency {args.latency:.1f} s per call, "
-          f"{os.cpu_count()} CPU cores")
+    llm = None if args.base_url else OpenAIFixture(latency=args.latency)
+    base_url, model = (args.base_url, args.model) if args.base_url else (llm.base_url, llm.model)
+    what = f"the server at {base_url}" if args.base_url else f"a fixture with {args.latency:.1f} s latency per call"
+    print(f"digest of {args.papers} papers, model: {what}, {os.cpu_count()} CPU cores")
     try:
         for conc in args.concurrency:
             with tempfile.TemporaryDirectory() as tmp:
-                s = arxiv_settings(arxiv, Path(tmp), backend="openai", model=llm.model, openai_base_url=llm.base_url,
+                s = arxiv_settings(arxiv, Path(tmp), backend="openai", model=model, openai_base_url=base_url,
                                    concurrency=conc, digest_max=args.papers, digest_threshold=0.0,
                                    arxiv_delay_s=0.0, http_retries=0)
-                calls0 = len(llm.requests)
+                log = Path(tmp) / "data" / "logs" / "llm.jsonl"
                 t0 = time.perf_counter()
                 rec = run_digest(s, resolve_window(day=DAY, today=DAY)).record
                 secs = time.perf_counter() - t0
                 n = len(rec["dissected"])
+                calls = log.read_text().count("\n") if log.exists() else 0
                 print(f"concurrency {conc}: {n} dissected, {len(rec['failed'])} failed, "
-                      f"{len(llm.requests) - calls0} model calls, {secs:.1f} s, {60 * n / secs:.1f} papers/minute")
+                      f"{calls} model calls, {secs:.1f} s, {60 * n / secs:.1f} papers/minute")
     finally:
-        llm.close()
+        if llm is not None:
+            llm.close()
         arxiv.close()
     return 0
 

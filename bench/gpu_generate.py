@@ -30,7 +30,7 @@ from agent.config import Settings  # noqa: E402
 from agent.llm.base import Completion, Request  # noqa: E402
 from agent.llm.gpu import GpuBackend  # noqa: E402
 from agent.llm.gpu_grammar import validate  # noqa: E402
-from agent.llm.gpu_synth import build_model, build_tokenizer, save_random_model  # noqa: E402
+from bench.gpu_synth import build_model, build_tokenizer, save_random_model  # noqa: E402
 from agent.models import DissectionDraft  # noqa: E402
 from agent.storage import write_json  # noqa: E402
 

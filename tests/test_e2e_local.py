@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent.dissect import dissect
+from agent.llm import Request
 from agent.models import FALLACIES, DissectionResult
 from agent.reports import front_matter
 from tests.fixture_server import arxiv_settings
@@ -76,3 +77,29 @@ def test_cli_on_embedded_defaults_with_a_local_file(tmp_path):
     text = report.read_text()
     assert "model: SmolLM2-135M-Instruct" in text and "## The core fallacy" in text
     assert "grounding_rate: 1.00" in text
+
+
+def test_openai_backend_against_the_embedded_model_served_over_http(tmp_path):
+    """The real `openai` client against a real OpenAI-compatible server (llama.cpp serving the embedded model)."""
+    from pydantic import BaseModel, Field
+
+    from agent.config import Settings
+    from agent.llm import get_backend
+    from agent.llm.local import serve_openai
+    from agent.llm.structured import StructuredLLM
+    from agent.storage import DiskCache
+
+    class Answer(BaseModel):
+        colour: str = Field(max_length=20)
+        certain: bool
+
+    server = serve_openai(Settings(), port=0, parallel=2)
+    base = server.listening_address.rstrip("/") + "/v1"
+    backend = get_backend(Settings(backend="openai", openai_base_url=base, model="local", concurrency=2))
+    llm = StructuredLLM(backend, DiskCache(tmp_path / "c"), tmp_path / "llm.jsonl")
+    msgs = [{"role": "user", "content": "What colour is the sky on a clear day? Answer in JSON."}]
+    answer = llm.generate(msgs, Answer, max_tokens=60)
+    assert isinstance(answer.certain, bool) and 0 < len(answer.colour) <= 20
+    assert backend._format == "json_schema"  # llama.cpp's server took the strict format, no fallback needed
+    out = backend.complete_batch([Request(messages=msgs, schema=Answer.model_json_schema(), max_tokens=60)] * 3)
+    assert all(Answer.model_validate_json(c.text) for c in out)

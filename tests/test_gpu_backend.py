@@ -17,7 +17,7 @@ from agent.llm import embedded_gguf_path
 from agent.llm.base import Completion, Request
 from agent.llm.gpu import EXTRA_HINT, GpuBackend
 from agent.llm.gpu_grammar import validate
-from agent.llm.gpu_synth import save_random_model
+from bench.gpu_synth import save_random_model
 from agent.models import DissectionDraft
 
 # threads=1: on a busy 2-core machine, two OpenMP threads spin against other processes and run 5x slower.

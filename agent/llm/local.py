@@ -89,3 +89,29 @@ class LocalBackend(LLMBackend):
     def count_tokens(self, text: str) -> int:
         # SmolLM2's BPE averages ~4 chars/token on English prose; 3.2 leaves headroom for LaTeX and numbers.
         return int(len(text) / 3.2) + 1
+
+
+def serve_openai(settings: Settings, host: str = "127.0.0.1", port: int = 8080, parallel: int = 1):
+    """Serve the local model over llama.cpp's OpenAI-compatible HTTP endpoint (for the `openai` backend, other
+    tools, or concurrent requests). Each of the `parallel` slots gets the full context window. Returns the
+    running server; it stops when the object is released."""
+    try:
+        import xllamacpp as xlc
+    except ImportError:
+        raise ConfigError("serving needs xllamacpp: pip install xllamacpp") from None
+    from agent.llm import embedded_gguf_path
+
+    path = Path(settings.model).expanduser() if settings.model else embedded_gguf_path()
+    if not path.is_file():
+        raise ConfigError(f"local model file not found: {path}")
+    p = xlc.CommonParams()
+    p.model.path = str(path)
+    p.n_parallel = max(1, parallel)
+    p.n_ctx = settings.context_tokens * p.n_parallel  # llama.cpp splits n_ctx between the slots
+    p.cpuparams.n_threads = p.cpuparams_batch.n_threads = settings.threads or os.cpu_count() or 2
+    p.hostnames, p.port = [host], port
+    p.verbosity = -1
+    try:
+        return xlc.Server(p)
+    except Exception as exc:  # noqa: BLE001 - llama.cpp raises plain RuntimeErrors
+        raise LLMError(f"cannot serve {path.name} on {host}:{port}: {exc}") from None
