@@ -13,23 +13,10 @@ def _split_sentences(paragraph: str) -> list[str]:
 
 
 def _hard_split(text: str, max_chars: int) -> list[str]:
-    """Last resort for a 'sentence' longer than a chunk: cut at whitespace."""
-    out, cur = [], ""
-    for word in text.split():
-        while len(word) > max_chars:  # a URL or a run of symbols with no spaces at all
-            if cur:
-                out.append(cur)
-                cur = ""
-            out.append(word[:max_chars])
-            word = word[max_chars:]
-        if cur and len(cur) + 1 + len(word) > max_chars:
-            out.append(cur)
-            cur = word
-        else:
-            cur = f"{cur} {word}" if cur else word
-    if cur:
-        out.append(cur)
-    return out
+    """Last resort for a 'sentence' longer than a chunk: cut at whitespace (and a word with no spaces at all, such
+    as a URL or a run of symbols, into pieces of max_chars)."""
+    pieces = [w[i:i + max_chars] for w in text.split() for i in range(0, len(w), max_chars)]
+    return _pack(pieces, max_chars, " ")
 
 
 def _pack(pieces: Iterable[str], max_chars: int, sep: str) -> list[str]:
