@@ -27,13 +27,22 @@ def cmd_dissect(args, settings) -> int:
     return 0
 
 
+def _add_common(parser: argparse.ArgumentParser, default) -> None:
+    """Options every command takes, before or after the command's name (`cli.py --out x dissect ...` and
+    `cli.py dissect ... --out x` both work; after the name, they are only set when given)."""
+    parser.add_argument("--backend", choices=["local", "openai", "gpu"], default=default,
+                        help="LLM backend (DISSECT_BACKEND)")
+    parser.add_argument("--model", default=default, help="model name or path (DISSECT_MODEL)")
+    parser.add_argument("--data-dir", default=default, help="caches, store and logs (DISSECT_DATA_DIR, default ./data)")
+    parser.add_argument("--out", dest="reports_dir", default=default,
+                        help="reports folder (DISSECT_REPORTS_DIR, default ./reports)")
+    parser.add_argument("-v", "--verbose", action="store_true", default=default or False,
+                        help="log every step and model call")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cli.py", description=__doc__)
-    parser.add_argument("--backend", choices=["local", "openai", "gpu"], help="LLM backend (DISSECT_BACKEND)")
-    parser.add_argument("--model", help="model name or path (DISSECT_MODEL)")
-    parser.add_argument("--data-dir", help="caches, store and logs (DISSECT_DATA_DIR, default ./data)")
-    parser.add_argument("--out", dest="reports_dir", help="reports folder (DISSECT_REPORTS_DIR, default ./reports)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every step and model call")
+    _add_common(parser, None)
     sub = parser.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("dissect", help="dissect one paper or essay: an arXiv id, a URL or a file")
@@ -51,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         mod.register(sub)
+    for command in sub.choices.values():
+        _add_common(command, argparse.SUPPRESS)
     return parser
 
 

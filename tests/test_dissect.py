@@ -260,3 +260,11 @@ def test_untrusted_text_is_inert_in_markdown_and_html(tmp_path):
     assert "<img" not in html and "<b>debate" not in html
     index = (settings.reports_dir / "html" / "index.html").read_text()
     assert "<script>" not in index and Path(outcome.report_path).stem + ".html" in index
+
+
+def test_cli_global_options_work_after_the_command(cli_env, tmp_path):
+    p = cli(["dissect", "2601.10160", "--out", "elsewhere", "-q"], cli_env, tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert Path(p.stdout.strip()).is_relative_to(tmp_path / "elsewhere")
+    p = cli(["--out", "first", "dissect", "2601.10160", "-q", "--force"], cli_env, tmp_path)
+    assert Path(p.stdout.strip()).is_relative_to(tmp_path / "first")
