@@ -28,7 +28,7 @@ def embedded_gguf_path() -> Path:
 
 def default_model_for(backend: str) -> str:
     if backend == "local":
-        return EMBEDDED_GGUF.removesuffix(".gguf")
+        return Path(EMBEDDED_GGUF).stem
     return ""
 
 

@@ -22,35 +22,16 @@ class LocalBackend(LLMBackend):
     name = "local"
 
     def __init__(self, settings: Settings):
-        from agent.llm import EMBEDDED_GGUF, embedded_gguf_path
-
-        self.path = Path(settings.model).expanduser() if settings.model else embedded_gguf_path()
-        if not self.path.is_file():
-            raise ConfigError(f"local model file not found: {self.path}")
-        self.model = EMBEDDED_GGUF.removesuffix(".gguf") if not settings.model else self.path.stem
+        self.path = model_path(settings)
+        self.model = self.path.stem
         self.context_tokens = settings.context_tokens
         self.threads = settings.threads or os.cpu_count() or 2
-        self._server = None
 
     def _load(self):
         key = (str(self.path), self.context_tokens, self.threads)
         with _LOCK:
             if key not in _SERVERS:
-                try:
-                    import xllamacpp as xlc
-                except ImportError:
-                    raise ConfigError("the local backend needs xllamacpp: pip install xllamacpp") from None
-                p = xlc.CommonParams()
-                p.model.path = str(self.path)
-                p.n_ctx = self.context_tokens
-                p.n_parallel = 1
-                p.cpuparams.n_threads = self.threads
-                p.cpuparams_batch.n_threads = self.threads
-                p.verbosity = -1  # llama.cpp's own logs would drown ours
-                try:
-                    _SERVERS[key] = xlc.Server(p)
-                except Exception as exc:  # noqa: BLE001 - llama.cpp raises plain RuntimeErrors
-                    raise LLMError(f"cannot load local model {self.path.name}: {exc}") from None
+                _SERVERS[key] = start_server(self.path, self.context_tokens, self.threads)
             return _SERVERS[key]
 
     def complete(self, request: Request) -> Completion:
@@ -91,27 +72,39 @@ class LocalBackend(LLMBackend):
         return int(len(text) / 3.2) + 1
 
 
-def serve_openai(settings: Settings, host: str = "127.0.0.1", port: int = 8080, parallel: int = 1):
-    """Serve the local model over llama.cpp's OpenAI-compatible HTTP endpoint (for the `openai` backend, other
-    tools, or concurrent requests). Each of the `parallel` slots gets the full context window. Returns the
-    running server; it stops when the object is released."""
-    try:
-        import xllamacpp as xlc
-    except ImportError:
-        raise ConfigError("serving needs xllamacpp: pip install xllamacpp") from None
+def model_path(settings: Settings) -> Path:
+    """The configured GGUF, or the embedded one."""
     from agent.llm import embedded_gguf_path
 
     path = Path(settings.model).expanduser() if settings.model else embedded_gguf_path()
     if not path.is_file():
         raise ConfigError(f"local model file not found: {path}")
+    return path
+
+
+def start_server(path: Path, context_tokens: int, threads: int, *, parallel: int = 1, host: str = "127.0.0.1",
+                 port: int = 0):
+    """A llama.cpp server in this process: used in-process by LocalBackend, and over HTTP by `cli.py serve`.
+    Each of the `parallel` slots gets the full context window."""
+    try:
+        import xllamacpp as xlc
+    except ImportError:
+        raise ConfigError("the local model needs xllamacpp: pip install xllamacpp") from None
     p = xlc.CommonParams()
     p.model.path = str(path)
     p.n_parallel = max(1, parallel)
-    p.n_ctx = settings.context_tokens * p.n_parallel  # llama.cpp splits n_ctx between the slots
-    p.cpuparams.n_threads = p.cpuparams_batch.n_threads = settings.threads or os.cpu_count() or 2
+    p.n_ctx = context_tokens * p.n_parallel  # llama.cpp splits n_ctx between the slots
+    p.cpuparams.n_threads = p.cpuparams_batch.n_threads = threads
     p.hostnames, p.port = [host], port
-    p.verbosity = -1
+    p.verbosity = -1  # llama.cpp's own logs would drown ours
     try:
         return xlc.Server(p)
     except Exception as exc:  # noqa: BLE001 - llama.cpp raises plain RuntimeErrors
-        raise LLMError(f"cannot serve {path.name} on {host}:{port}: {exc}") from None
+        raise LLMError(f"cannot load local model {path.name}: {exc}") from None
+
+
+def serve_openai(settings: Settings, host: str = "127.0.0.1", port: int = 8080, parallel: int = 1):
+    """Serve the local model over llama.cpp's OpenAI-compatible HTTP endpoint (for the `openai` backend, other
+    tools, or concurrent requests). Returns the running server; it stops when the object is released."""
+    return start_server(model_path(settings), settings.context_tokens, settings.threads or os.cpu_count() or 2,
+                        parallel=parallel, host=host, port=port)
