@@ -13,7 +13,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")  # Chroma: no telemetry c
 
 def cmd_dissect(args, settings) -> int:
     from agent.commands import progress_printer
-    from agent.dissect import dissect
+    from agent.pipeline.run import dissect
 
     outcome = dissect(args.source, settings, force=args.force, progress=progress_printer(args.quiet))
     if args.json:
@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
-    from agent.config import load_settings
     from agent.errors import DissectError
+    from agent.settings import load_settings
 
     try:
         overrides = {k: getattr(args, k, None) for k in ("backend", "model", "data_dir", "reports_dir")}

@@ -25,7 +25,7 @@ class CoalescingBackend(LLMBackend):
         self.max_batch = max(1, max_batch)
         self.window_s = window_s
         self.batches: list[int] = []  # sizes of the batches sent, for logs and tests
-        self._queue: "queue.Queue[tuple[Request, Future] | None]" = queue.Queue()
+        self._queue: queue.Queue[tuple[Request, Future] | None] = queue.Queue()
         # openai: batches may overlap (a new batch need not wait for a slow one); gpu/local: one at a time
         self._pool = ThreadPoolExecutor(max_workers=self.max_batch if parallel else 1,
                                         thread_name_prefix="llm-batch")

@@ -172,7 +172,7 @@ def result_slug(kind: str, source_id: str, title: str) -> str:
     """File name of a source's report and result. arXiv papers by id; other sources by a readable title prefix
     plus a hash of their locator, so that two essays with one title, or an essay titled like an arXiv id, never
     share a file."""
-    from agent.storage import sha256, slugify
+    from agent.publish.files import sha256, slugify
 
     if kind == "arxiv":
         return slugify(source_id)

@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.fixture_server import FixtureServer  # noqa: E402
-from tests.fixtures.catalog import FULLTEXT_PAPERS, serve_arxiv_catalog  # noqa: E402
+from tests.support.catalog import FULLTEXT_PAPERS, serve_arxiv_catalog  # noqa: E402
+from tests.support.fixture_server import FixtureServer  # noqa: E402
 
 # Runs the CLI as a child and reports that child's peak RSS (RUSAGE_CHILDREN covers only it).
 PEAK = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "

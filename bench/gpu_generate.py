@@ -26,13 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from agent.config import Settings  # noqa: E402
 from agent.llm.base import Completion, Request  # noqa: E402
 from agent.llm.gpu import GpuBackend  # noqa: E402
 from agent.llm.gpu_grammar import validate  # noqa: E402
-from bench.gpu_synth import build_model, build_tokenizer, save_random_model  # noqa: E402
 from agent.models import DissectionDraft  # noqa: E402
-from agent.storage import write_json  # noqa: E402
+from agent.publish.files import write_json  # noqa: E402
+from agent.settings import Settings  # noqa: E402
+from bench.gpu_synth import build_model, build_tokenizer, save_random_model  # noqa: E402
 
 SCHEMA = DissectionDraft.model_json_schema()
 WORDS = ("alignment reward model oversight deceptive scaling benchmark capability evaluation policy agent "

@@ -19,8 +19,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from agent.digest.ranking import load_profile, score_papers  # noqa: E402
 from agent.models import Paper, SourceRef  # noqa: E402
-from agent.ranking import load_profile, score_papers  # noqa: E402
 
 
 def main() -> int:

@@ -18,9 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agent.config import Settings  # noqa: E402
-from agent.ingest import ingest  # noqa: E402
-from agent.store import Store  # noqa: E402
+from agent.corpus.ingest import ingest  # noqa: E402
+from agent.corpus.store import Store  # noqa: E402
+from agent.settings import Settings  # noqa: E402
 
 
 def ranked_docs(store: Store, query: str, n: int) -> list[str]:

@@ -24,9 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agent.config import Settings  # noqa: E402
-from agent.embeddings import embed  # noqa: E402
-from agent.store import PASSAGES, Store  # noqa: E402
+from agent.corpus.embeddings import embed  # noqa: E402
+from agent.corpus.store import PASSAGES, Store  # noqa: E402
+from agent.settings import Settings  # noqa: E402
 
 
 def sentences() -> list[str]:

@@ -10,7 +10,7 @@ from agent.errors import InvalidSourceError
 
 
 def cmd_ingest(args, settings) -> int:
-    from agent.ingest import ingest, load_manifest
+    from agent.corpus.ingest import ingest, load_manifest
 
     sources = list(args.sources or [])
     for manifest in args.manifest or []:
@@ -26,7 +26,7 @@ def cmd_ingest(args, settings) -> int:
 
 
 def _store(settings):
-    from agent.store import Store
+    from agent.corpus.store import Store
 
     return Store(settings)
 

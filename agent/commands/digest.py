@@ -32,14 +32,14 @@ def _day(text: str) -> date:
 
 
 def _dry_run(args, settings, window, opts) -> int:
-    from agent.digest import plan_digest
+    from agent.digest.graph import plan_digest
 
     ranked, skipped = plan_digest(settings, window, max_n=args.max, force=args.force, opts=opts)
     if args.json:
         print(json.dumps([r.model_dump(mode="json") for r in ranked], indent=2, ensure_ascii=False))
         return 0
     print(f"digest {window.day}: papers submitted {window.start} to {window.end}, {len(ranked)} candidates, "
-          f"{len(skipped)} skipped, bar {settings.digest_threshold:.2f}")
+          f"{len(skipped)} skipped, bar {settings.digest.threshold:.2f}")
     for i, r in enumerate(ranked, 1):
         mark = "*" if r.selected else " "
         title = " ".join(r.title.split())
@@ -52,10 +52,10 @@ def _dry_run(args, settings, window, opts) -> int:
 
 
 def cmd_digest(args, settings) -> int:
-    from agent.digest import run_digest
+    from agent.digest.graph import run_digest
+    from agent.digest.window import DigestOptions, digest_logging, resolve_window
     from agent.errors import ConfigError, DissectError
-    from agent.lock import RunLock
-    from agent.schedule import DigestOptions, digest_logging, resolve_window
+    from agent.publish.lock import RunLock
 
     if args.max is not None and args.max < 0:
         raise ConfigError("--max must be 0 or more")
@@ -65,7 +65,7 @@ def cmd_digest(args, settings) -> int:
         return _dry_run(args, settings, window, opts)
     with digest_logging(settings, opts) as log_path:
         try:
-            with RunLock(Path(settings.data_dir) / "digest.lock", "digest"):
+            with RunLock(Path(settings.paths.data_dir) / "digest.lock", "digest"):
                 run = run_digest(settings, window, max_n=args.max, force=args.force, opts=opts,
                                  progress=progress_printer(args.quiet))
         except DissectError as exc:  # cli.py prints it; the log keeps it for whoever reads cron's aftermath
@@ -76,7 +76,7 @@ def cmd_digest(args, settings) -> int:
     if args.json:
         print(json.dumps(rec, indent=2, ensure_ascii=False))
     else:
-        print(Path(settings.reports_dir) / "digests" / f"{rec['date']}.md")
+        print(Path(settings.paths.reports_dir) / "digests" / f"{rec['date']}.md")
         if not args.quiet:
             print(f"digest {rec['date']}{' (resumed)' if run.resumed else ''}: {len(rec['dissected'])} dissected, "
                   f"{len(rec['failed'])} failed, {len(rec['others'])} more listed; log {log_path}", file=sys.stderr)

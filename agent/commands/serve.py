@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import signal
 
+from agent.llm import default_model_for
+
 
 def cmd_serve(args, settings) -> int:
     from agent.llm.local import serve_openai
 
-    server = serve_openai(settings, host=args.host, port=args.port, parallel=args.parallel or settings.concurrency)
+    server = serve_openai(settings, host=args.host, port=args.port, parallel=args.parallel or settings.digest.concurrency)
     base = server.listening_address.rstrip("/") + "/v1"
-    print(f"serving {settings.model_label()} at {base} (Ctrl-C stops)", flush=True)
+    print(f"serving {settings.llm.model or default_model_for(settings.llm.backend)} at {base} (Ctrl-C stops)", flush=True)
     print(f"use it with: DISSECT_BACKEND=openai OPENAI_BASE_URL={base} DISSECT_MODEL=local", flush=True)
     try:
         signal.pause()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from agent.config import Settings
 from agent.errors import ConfigError
 from agent.llm.base import Completion, LLMBackend, Request
+from agent.settings import Settings
 
 __all__ = ["Completion", "LLMBackend", "Request", "get_backend", "default_model_for", "embedded_gguf_path"]
 
@@ -33,18 +33,18 @@ def default_model_for(backend: str) -> str:
 
 
 def get_backend(settings: Settings) -> LLMBackend:
-    if settings.backend == "local":
+    if settings.llm.backend == "local":
         from agent.llm.local import LocalBackend
 
         return LocalBackend(settings)
-    if settings.backend == "openai":
+    if settings.llm.backend == "openai":
         from agent.llm.openai_compat import OpenAIBackend
 
         return OpenAIBackend(settings)
-    if settings.backend == "gpu":
-        if not settings.model:
+    if settings.llm.backend == "gpu":
+        if not settings.llm.model:
             raise ConfigError("the gpu backend needs DISSECT_MODEL: a Hugging Face folder or a GGUF file")
         from agent.llm.gpu import GpuBackend
 
         return GpuBackend(settings)
-    raise ConfigError(f"unknown backend {settings.backend!r}")
+    raise ConfigError(f"unknown backend {settings.llm.backend!r}")

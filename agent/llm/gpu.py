@@ -20,9 +20,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from agent.config import Settings
 from agent.errors import LLMError
 from agent.llm.base import Completion, LLMBackend, Request
+from agent.settings import Settings
 
 log = logging.getLogger("dissect.llm.gpu")
 
@@ -119,9 +119,9 @@ class GpuBackend(LLMBackend):
         `max_batch` caps the batch (default 64 on CUDA, 4 on CPU). `retry_invalid=False` keeps invalid replies
         as errors without solo retries (the bench uses it to time one pass)."""
         _require_extra()
-        if not settings.model:
+        if not settings.llm.model:
             raise LLMError("the gpu backend needs a model: set DISSECT_MODEL to a Hugging Face folder or a GGUF file")
-        path = Path(settings.model).expanduser()
+        path = Path(settings.llm.model).expanduser()
         if not path.exists():
             raise LLMError(f"gpu model not found: {path}")
         device, dtype = self._pick_device(settings)
@@ -146,8 +146,8 @@ class GpuBackend(LLMBackend):
         if torch.cuda.is_available():
             return torch.device("cuda"), torch.bfloat16
         log.warning("CUDA is not available: the gpu backend runs on CPU (fp32, eager), slowly")
-        if settings.threads:
-            torch.set_num_threads(settings.threads)  # oversubscribed OpenMP threads spin: let the user cap them
+        if settings.llm.threads:
+            torch.set_num_threads(settings.llm.threads)  # oversubscribed OpenMP threads spin: let the user cap them
         return torch.device("cpu"), torch.float32
 
     def _setup(self, settings, model, tokenizer, name, device, compile, max_batch, retry_invalid) -> None:
@@ -161,7 +161,7 @@ class GpuBackend(LLMBackend):
         self.model = name
         self.hf_model, self.tokenizer = model, tokenizer
         cfg = model.config
-        self.context_tokens = min(settings.context_tokens, getattr(cfg, "max_position_embeddings", None) or 1 << 30)
+        self.context_tokens = min(settings.llm.context_tokens, getattr(cfg, "max_position_embeddings", None) or 1 << 30)
         self.vocab_size = model.get_output_embeddings().weight.shape[0]
         eos = model.generation_config.eos_token_id
         eos = [eos] if isinstance(eos, int) else list(eos or [])
@@ -218,7 +218,7 @@ class GpuBackend(LLMBackend):
         room = self.context_tokens - len(ids)
         if room < 16:
             raise LLMError(f"prompt of {len(ids)} tokens does not fit the {self.context_tokens}-token context window")
-        max_tokens = max(1, min(req.max_tokens, self.settings.max_output_tokens, room))
+        max_tokens = max(1, min(req.max_tokens, self.settings.llm.max_output_tokens, room))
         if req.schema is not None:
             self._grammar(req.schema)  # compiled (and cached) now, so a bad schema fails its request only
         return ids, Request(req.messages, req.schema, max_tokens, req.temperature)
@@ -350,7 +350,7 @@ class GpuBackend(LLMBackend):
         return results
 
     def _retry_alone(self, item: tuple[int, list[int], Request], reason: str) -> Completion | Exception:
-        attempts = max(1, self.settings.llm_retries) if self.retry_invalid else 0
+        attempts = max(1, self.settings.llm.retries) if self.retry_invalid else 0
         for attempt in range(1, attempts + 1):
             self.stats["solo_retries"] += 1
             out = self._run([item], repetition_penalty=RETRY_REPETITION_PENALTY)[0]

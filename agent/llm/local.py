@@ -10,9 +10,9 @@ import threading
 import time
 from pathlib import Path
 
-from agent.config import Settings
 from agent.errors import ConfigError, LLMError
 from agent.llm.base import Completion, LLMBackend, Request
+from agent.settings import Settings
 
 _SERVERS: dict[tuple, object] = {}  # one loaded model per (path, ctx, threads) per process
 _LOCK = threading.Lock()
@@ -24,8 +24,8 @@ class LocalBackend(LLMBackend):
     def __init__(self, settings: Settings):
         self.path = model_path(settings)
         self.model = self.path.stem
-        self.context_tokens = settings.context_tokens
-        self.threads = settings.threads or os.cpu_count() or 2
+        self.context_tokens = settings.llm.context_tokens
+        self.threads = settings.llm.threads or os.cpu_count() or 2
 
     def _load(self):
         key = (str(self.path), self.context_tokens, self.threads)
@@ -76,7 +76,7 @@ def model_path(settings: Settings) -> Path:
     """The configured GGUF, or the embedded one."""
     from agent.llm import embedded_gguf_path
 
-    path = Path(settings.model).expanduser() if settings.model else embedded_gguf_path()
+    path = Path(settings.llm.model).expanduser() if settings.llm.model else embedded_gguf_path()
     if not path.is_file():
         raise ConfigError(f"local model file not found: {path}")
     return path
@@ -106,5 +106,5 @@ def start_server(path: Path, context_tokens: int, threads: int, *, parallel: int
 def serve_openai(settings: Settings, host: str = "127.0.0.1", port: int = 8080, parallel: int = 1):
     """Serve the local model over llama.cpp's OpenAI-compatible HTTP endpoint (for the `openai` backend, other
     tools, or concurrent requests). Returns the running server; it stops when the object is released."""
-    return start_server(model_path(settings), settings.context_tokens, settings.threads or os.cpu_count() or 2,
+    return start_server(model_path(settings), settings.llm.context_tokens, settings.llm.threads or os.cpu_count() or 2,
                         parallel=parallel, host=host, port=port)

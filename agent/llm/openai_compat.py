@@ -11,9 +11,9 @@ import asyncio
 import json
 import time
 
-from agent.config import Settings
 from agent.errors import ConfigError, LLMError
 from agent.llm.base import Completion, LLMBackend, Request
+from agent.settings import Settings
 
 FORMATS = ("json_schema", "json_object+schema", "json_object")
 
@@ -27,7 +27,7 @@ def _response_format(kind: str, schema: dict) -> dict:
 
 
 def _with_schema_hint(messages: list[dict], schema: dict) -> list[dict]:
-    from agent.render import render_prompt
+    from agent.publish.render import render_prompt
 
     hint = render_prompt("schema_hint", schema=json.dumps(schema))
     return [*messages[:-1], {**messages[-1], "content": messages[-1]["content"] + "\n\n" + hint}]
@@ -41,21 +41,21 @@ class OpenAIBackend(LLMBackend):
             import openai
         except ImportError:
             raise ConfigError("the openai backend needs the openai package") from None
-        if not settings.model:
+        if not settings.llm.model:
             raise ConfigError("the openai backend needs a model name: set DISSECT_MODEL or --model")
         self._openai = openai
-        self.model = settings.model
-        self.context_tokens = settings.context_tokens
-        self.base_url = settings.openai_base_url or None
+        self.model = settings.llm.model
+        self.context_tokens = settings.llm.context_tokens
+        self.base_url = settings.llm.base_url or None
         kwargs = dict(
-            api_key=settings.openai_api_key or "not-needed",  # local servers accept any key
+            api_key=settings.llm.api_key or "not-needed",  # local servers accept any key
             base_url=self.base_url,
-            timeout=settings.llm_timeout_s,
+            timeout=settings.llm.timeout_s,
             max_retries=2,  # the client retries 429/5xx/connection errors with backoff
         )
         self.client = openai.OpenAI(**kwargs)
         self._async_kwargs = kwargs
-        self.concurrency = max(1, settings.concurrency)
+        self.concurrency = max(1, settings.digest.concurrency)
         self._format: str | None = None  # the structured-output format this server accepted
 
     # -- helpers ----------------------------------------------------------------------------------------

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from agent.errors import LLMError
 from agent.llm.base import Completion, LLMBackend, Request
-from agent.render import render_prompt
-from agent.storage import DiskCache, append_line, sha256
+from agent.publish.files import DiskCache, append_line, sha256
+from agent.publish.render import render_prompt
 
 log = logging.getLogger("dissect.llm")
 T = TypeVar("T", bound=BaseModel)
@@ -71,7 +71,7 @@ class StructuredLLM:
 
     def _log(self, req_key: str, c: Completion, ok: bool, note: str = "") -> None:
         entry = {
-            "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
             "backend": self.backend.name,
             "model": c.model,
             "prompt_hash": req_key,

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 from urllib.parse import urlsplit
 
-from agent.config import Settings
 from agent.errors import InvalidSourceError
 from agent.models import Paper, SourceRef
-from agent.storage import DiskCache
+from agent.publish.files import DiskCache
+from agent.settings import Settings
 
 # Archives of pre-2007 identifiers ("hep-th/9901001"); knowing them keeps "notes/1234567" from passing as one.
 OLD_ARCHIVES = {

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from datetime import date
-from typing import Callable
 
 import arxiv
 import requests
 
-from agent.config import Settings
 from agent.errors import DissectError, ExtractionError, FetchError, InvalidSourceError, SourceNotFoundError
 from agent.models import Paper, SourceRef
+from agent.publish.files import DiskCache
+from agent.settings import Settings
 from agent.sources import http
 from agent.sources.files import pdf_to_text
 from agent.sources.web import extract_html
-from agent.storage import DiskCache
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 # An arXiv HTML page with less text than this (or than 1.5x the abstract) is a stub such as "HTML is not
@@ -80,9 +80,9 @@ class _PoliteSession(requests.Session):
 
 
 def _client(settings: Settings, page_size: int = 100) -> arxiv.Client:
-    client = arxiv.Client(page_size=page_size, delay_seconds=settings.arxiv_delay_s,
-                          num_retries=settings.http_retries)
-    base = settings.arxiv_api_url.replace("{", "{{").replace("}", "}}")
+    client = arxiv.Client(page_size=page_size, delay_seconds=settings.sources.arxiv_delay_s,
+                          num_retries=settings.sources.http_retries)
+    base = settings.sources.arxiv_api_url.replace("{", "{{").replace("}", "}}")
     client.query_url_format = base + ("&" if "?" in base else "?") + "{}"
     client._session = _PoliteSession(settings)  # the package has no public hook for its transport
     return client
@@ -150,7 +150,7 @@ def _cached_get(url: str, ns: str, key: str, settings: Settings, cache: DiskCach
 
 
 def _html_text(full_id: str, settings: Settings, cache: DiskCache, force: bool, abstract: str) -> str:
-    url = settings.arxiv_html_url.format(id=full_id)
+    url = settings.sources.arxiv_html_url.format(id=full_id)
     text, _ = extract_html(_cached_get(url, "arxiv-html", full_id, settings, cache, force), url)
     needed = max(MIN_FULLTEXT_CHARS, int(1.5 * len(abstract)))
     if any(m in text[:2000] for m in NO_HTML_MARKERS) or len(text) < needed:
@@ -159,7 +159,7 @@ def _html_text(full_id: str, settings: Settings, cache: DiskCache, force: bool, 
 
 
 def _pdf_text(full_id: str, settings: Settings, cache: DiskCache, force: bool) -> str:
-    url = settings.arxiv_pdf_url.format(id=full_id)
+    url = settings.sources.arxiv_pdf_url.format(id=full_id)
     return pdf_to_text(_cached_get(url, "arxiv-pdf", full_id, settings, cache, force))
 
 

@@ -6,10 +6,9 @@ import logging
 import re
 from pathlib import Path
 
-import yaml
-
 from agent.errors import ExtractionError, InvalidSourceError
 from agent.models import Paper, SourceRef
+from agent.text.frontmatter import split_front_matter
 
 MAX_FILE_BYTES = 100_000_000
 SUFFIXES = {".pdf": "pdf", ".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown",
@@ -86,20 +85,6 @@ def _markdown_title(text: str) -> str:
         if m:
             return m.group(1)
     return ""
-
-
-def split_front_matter(text: str) -> tuple[dict, str]:
-    """YAML front matter of a Markdown file (title, author, date...) and the body without it."""
-    m = re.match(r"^---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(\r?\n|$)", text, re.S)
-    if not m:
-        return {}, text
-    try:
-        meta = yaml.safe_load(m.group(1))
-    except yaml.YAMLError:
-        return {}, text  # not front matter after all: keep the text as it is
-    if not isinstance(meta, dict):
-        return {}, text
-    return {str(k): v for k, v in meta.items()}, text[m.end():].lstrip("\n")
 
 
 def read_file(path: Path) -> Paper:

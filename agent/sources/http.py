@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from agent.config import Settings
 from agent.errors import ExtractionError, FetchError, SourceNotFoundError
+from agent.settings import Settings
 
 # Backoff before retry n (0-based) is min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2**n). Module constants so that
 # tests (and the fixture server) can make retries fast without a settings field nobody else needs.
@@ -89,7 +89,7 @@ def rate_key_for(url: str, rate_key: str | None = None) -> str:
 
 
 def _min_interval(key: str, settings: Settings) -> float:
-    return settings.arxiv_delay_s if key == ARXIV_RATE_KEY else 0.0
+    return settings.sources.arxiv_delay_s if key == ARXIV_RATE_KEY else 0.0
 
 
 def _reason(resp: requests.Response) -> str:
@@ -129,17 +129,17 @@ def get(url: str, settings: Settings, *, accept: str | None = None, max_bytes: i
     connection errors are retried with backoff, then FetchError."""
     key = rate_key_for(url, rate_key)
     interval = _min_interval(key, settings)
-    cap = max_bytes or settings.max_page_bytes
-    headers = {"User-Agent": settings.user_agent}
+    cap = max_bytes or settings.sources.max_page_bytes
+    headers = {"User-Agent": settings.sources.user_agent}
     if accept:
         headers["Accept"] = accept
-    attempts = max(1, settings.http_retries + 1)
+    attempts = max(1, settings.sources.http_retries + 1)
     last = ""
     for attempt in range(attempts):
         wait = None
         _limiter.wait(key, interval)
         try:
-            with _session().get(url, headers=headers, timeout=settings.http_timeout_s, stream=True,
+            with _session().get(url, headers=headers, timeout=settings.sources.http_timeout_s, stream=True,
                                 allow_redirects=True) as resp:
                 status = resp.status_code
                 if 200 <= status < 300:
@@ -157,7 +157,7 @@ def get(url: str, settings: Settings, *, accept: str | None = None, max_bytes: i
                 last = _reason(resp)
                 wait = _retry_after(resp)
         except requests.exceptions.Timeout:
-            last = f"timed out after {settings.http_timeout_s:g} s"
+            last = f"timed out after {settings.sources.http_timeout_s:g} s"
         except requests.exceptions.ConnectionError as exc:
             last = f"connection failed ({type(exc).__name__})"
         except requests.exceptions.RequestException as exc:  # invalid URL, too many redirects...

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import re
 
-from agent.config import Settings
 from agent.errors import ExtractionError, SourceNotFoundError
 from agent.models import Paper, SourceRef
+from agent.publish.files import DiskCache
+from agent.settings import Settings
 from agent.sources import http
 from agent.sources.files import pdf_text_and_title
-from agent.storage import DiskCache
 
 HTML_TYPES = {"text/html", "application/xhtml+xml"}
 TEXT_TYPES = {"text/plain", "text/markdown"}
