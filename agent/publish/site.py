@@ -172,7 +172,7 @@ def _listed(record: DigestRecord) -> bool:
 def site_files(settings: Settings) -> dict[str, str]:
     """Every generated file of the site (relative path -> text); the static assets are copied beside them."""
     data_dir, reports_dir = Path(settings.paths.data_dir), Path(settings.paths.reports_dir)
-    cache = DiskCache(data_dir / "cache")
+    cache = DiskCache(settings.cache_dir)
     results = load_results(data_dir)
     views = [report_view(r, demo=is_demo_model(r.provenance.model), reports_dir=reports_dir,
                          categories=arxiv_categories(r, cache)) for r in results]
@@ -186,17 +186,19 @@ def site_files(settings: Settings) -> dict[str, str]:
             if view is not None:
                 view.score, view.digest_date = entry.score, record.date
     tags = build_tags(views)
-    site_url = (getattr(settings.digest, "site_url", "") or "").rstrip("/")
+    site_url = settings.digest.site_url.rstrip("/")
     common = {"digest_demo": {d.date: is_demo_model(d.model) for d in digests}}
 
     def slug_of(entry) -> str:
         slug = Path(entry.report).stem if entry.report else ""
         return slug if slug in by_slug else ""
 
+    latest = digests[0] if digests else None
+    on_top = {slug_of(e) for e in latest.dissected} if latest else set()
     files = {
-        "index.html": _page("home.html.j2", "", views=views[:20], count=len(views), latest=digests[0] if digests
-                            else None, digests=digests[:10], tags=tags, months=months(views)[:12], by_slug=by_slug,
-                            slug_of=slug_of, **common),
+        "index.html": _page("home.html.j2", "", views=[v for v in views if v.slug not in on_top][:20],
+                            count=len(views), latest=latest, digests=digests[:10], tags=tags,
+                            months=months(views)[:12], by_slug=by_slug, slug_of=slug_of, **common),
         "digests/index.html": _page("digests.html.j2", "../", digests=digests, **common),
         "tags/index.html": _page("tags.html.j2", "../", tags=tags, kinds=_kinds(tags)),
         "archive.html": _page("archive.html.j2", "", months=months(views), count=len(views)),
@@ -221,7 +223,7 @@ def _tag_facets(settings: Settings, views: list, data_dir: Path) -> None:
     """Tag each report with the profile facets it is closest to. A missing or broken profile gives no topic tags
     (the site must still publish), the reason is in the page footer of the tag index."""
     try:
-        profile = load_profile(getattr(settings.digest, "profile", "") or None)
+        profile = load_profile(settings.digest.profile or None)
     except ConfigError:
         return
     labels = [facet_label(f) for f in profile.facets]

@@ -32,11 +32,11 @@ TAG_KINDS = {"arxiv": "arXiv category", "topic": "interest", "fallacy": "core fa
 TAG_KIND_HEADINGS = {"arxiv": "arXiv categories", "topic": "Interests (the profile's facets)",
                      "fallacy": "Core fallacies", "stance": "Verdicts"}
 _SAFE_URL = re.compile(r"https?://[^\s<>\"'`\\]+")
-_STANCE_CUES = (
-    ("unsupported", re.compile(r"\b(unsupported|not supported|unfounded|unsubstantiated|no evidence|"
-                               r"does not (?:follow|support|show)|fails? to (?:support|show|establish))\b", re.I)),
+_STANCE_CUES = (  # the first that matches names a negative stance
     ("overstated", re.compile(r"\b(overstat\w*|overclaim\w*|exaggerat\w*|overreach\w*|overgeneralis\w*|"
                               r"overgeneraliz\w*|too strong|inflated|outruns?)\b", re.I)),
+    ("unsupported", re.compile(r"\b(unsupported|not supported|unfounded|unsubstantiated|no evidence|"
+                               r"does not (?:follow|support|show)|fails? to (?:support|show|establish))\b", re.I)),
 )
 _POSITIVE = re.compile(r"\b(sound|well[- ]supported|well[- ]argued|convincing|persuasive|justified|credible|"
                        r"holds up|solid)\b", re.I)

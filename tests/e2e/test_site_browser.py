@@ -43,9 +43,6 @@ def browser():
 def site(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser-site")
     settings = load_settings({"data_dir": tmp / "data", "reports_dir": tmp / "reports"}, env={})
-    if not hasattr(settings, "paths"):  # LAYOUT-SHIM
-        settings = SimpleNamespace(data_dir=settings.data_dir, reports_dir=settings.reports_dir, paths=settings,
-                                   digest=SimpleNamespace(site_url="", profile=""))
     results = write_history(settings.paths.data_dir, settings.paths.reports_dir)
     return SimpleNamespace(root=build_site(settings), results=results, tmp=tmp)
 

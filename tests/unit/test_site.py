@@ -33,10 +33,7 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 def site_settings(tmp_path: Path):
-    s = load_settings({"data_dir": tmp_path / "data", "reports_dir": tmp_path / "reports"}, env={})
-    if not hasattr(s, "paths"):  # LAYOUT-SHIM
-        return SimpleNamespace(data_dir=s.data_dir, reports_dir=s.reports_dir, paths=s, digest=SimpleNamespace(site_url="", profile=""))
-    return s
+    return load_settings({"data_dir": tmp_path / "data", "reports_dir": tmp_path / "reports"}, env={})
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +161,7 @@ def test_tag_pages_and_counts(built):
 def test_digest_days_scores_and_html_links(built):
     home = read(built.root, "index.html")
     assert "Alignment digest" in home and "2026-01-15" in home
-    assert home.index("2026-01-15") < home.index("Recent dissections")  # the latest digest is on top
+    assert home.index("2026-01-15") < home.index("More dissections")  # the latest digest is on top
     assert not (built.root / "digests" / "2026-01-16.html").exists()  # nothing new that day: not listed
     assert "2026-01-16" not in home and "2026-01-16" not in read(built.root, "digests/index.html")
     day = read(built.root, "digests/2026-01-14.html")
