@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("-q", "--quiet", action="store_true", help="print only the result")
     d.set_defaults(func=cmd_dissect)
 
-    for module in ("agent.commands.corpus", "agent.commands.digest", "agent.commands.serve"):
+    for module in ("agent.commands.corpus", "agent.commands.digest", "agent.commands.serve",
+                   "agent.commands.site"):
         try:
             mod = __import__(module, fromlist=["register"])
         except ModuleNotFoundError as exc:
