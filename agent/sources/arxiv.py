@@ -7,6 +7,7 @@ rate limit (one request per `arxiv_delay_s` across all arXiv hosts) and backoff 
 """
 from __future__ import annotations
 
+import logging
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from agent.errors import DissectError, ExtractionError, FetchError, InvalidSourc
 from agent.models import Paper, SourceRef
 from agent.publish.files import DiskCache
 from agent.settings import Settings
-from agent.sources import http
+from agent.sources import _parse_arxiv_id, http
 from agent.sources.files import pdf_to_text
 from agent.sources.web import extract_html
 
@@ -30,6 +31,19 @@ MIN_FULLTEXT_CHARS = 1500
 NO_HTML_MARKERS = ("HTML is not available for the source", "No HTML for")
 
 Progress = Callable[[str], None] | None
+log = logging.getLogger("dissect.sources.arxiv")
+
+
+def valid_arxiv_id(s: object) -> str | None:
+    """The canonical id (without version) when `s` is a well-formed arXiv id, else None.
+
+    New style: YYMM.NNNN (to 2014-12) or YYMM.NNNNN (from 2015-01), optional vN. Old style: archive/YYMMNNN or
+    archive.XX/YYMMNNN with a known archive, optional vN. ASCII only, nothing around it: an id from the network
+    (an Atom entry's <id>) is untrusted and must never be able to name a path or a URL."""
+    if not isinstance(s, str) or not s or not s.isascii() or s != s.strip():
+        return None
+    ref = _parse_arxiv_id(s)
+    return ref.locator if ref is not None else None
 
 
 def _say(progress: Progress, line: str) -> None:
@@ -95,13 +109,13 @@ def _results(client: arxiv.Client, search: arxiv.Search) -> list[arxiv.Result]:
         raise FetchError(f"arXiv API failed: {exc.message}") from None
 
 
-def _split_version(short_id: str) -> tuple[str, str]:
-    m = re.match(r"^(.+?)(v\d+)?$", short_id)
-    return m.group(1), m.group(2) or ""
-
-
-def _meta(result: arxiv.Result) -> dict:
-    bare, version = _split_version(result.get_short_id())
+def _meta(result: arxiv.Result) -> dict | None:
+    """The metadata of one API entry, or None when its id is not an arXiv id (then nothing of it is used)."""
+    short_id = result.get_short_id()
+    bare = valid_arxiv_id(short_id)
+    if bare is None:
+        return None
+    version = short_id[len(bare):]
     return {
         "id": bare,
         "version": version,
@@ -137,6 +151,9 @@ def fetch_metadata(ref: SourceRef, settings: Settings, cache: DiskCache, force: 
     if not results:
         raise SourceNotFoundError(f"arXiv has no paper {full_id}")
     meta = _meta(results[0])
+    if meta is None:
+        raise FetchError(f"the arXiv API answered {full_id} with {results[0].entry_id[:120]!r}, "
+                         "which is not an arXiv id")
     cache.put_json("arxiv-meta", full_id, meta)
     return meta
 
@@ -233,6 +250,9 @@ def search_arxiv(settings: Settings, *, categories: list[str], start: date, end:
     papers = []
     for result in results:
         meta = _meta(result)
+        if meta is None:
+            log.warning("dropped a search result whose id is not an arXiv id: %r", result.entry_id[:200])
+            continue
         ref = SourceRef(kind="arxiv", locator=meta["id"])
         papers.append(_paper(meta, ref, meta["abstract"], "arxiv-abstract", []))
     return papers
