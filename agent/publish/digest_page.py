@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from agent.digest.ranking import Ranked
 from agent.models import DissectionResult
 from agent.publish.files import atomic_write_text, inside, read_json, write_json
-from agent.publish.render import render
+from agent.publish.render import is_demo_model, render
 from agent.settings import Settings
 
 # Characters XML 1.0 forbids (PDF text carries form feeds and other control codes): dropped from feed text.
@@ -167,13 +167,17 @@ def feed_xml(settings: Settings, records: list[DigestRecord], *, site_url: str =
             if e.id in seen:
                 continue
             seen.add(e.id)
-            report_url = f"{site}/{e.report}" if site and e.report else ""
+            # the entry links to the report's page on the site (relative to the feed without a site URL)
+            page = f"site/reports/{Path(e.report).stem}.html" if e.report else ""
+            report_url = (f"{site}/{page}" if site else page) if page else ""
+            demo = is_demo_model(rec.model)
             updated = e.generated_at or rec.generated_at
             entries.append(_xml_clean({
-                "id": _urn(f"dissect:paper:{e.id}"), "title": e.title, "updated": _iso(updated),
-                "alternate": report_url or e.url, "related": e.url if report_url else "",
-                "authors": e.authors[:10], "summary": f"{e.gist} Verdict: {e.verdict}",
-                "content_html": render("site/feed_entry.html.j2", e=e, digest=rec),
+                "id": _urn(f"dissect:paper:{e.id}"), "title": ("[demo model] " if demo else "") + e.title,
+                "updated": _iso(updated), "alternate": report_url or e.url, "related": e.url if report_url else "",
+                "authors": e.authors[:10],
+                "summary": ("Demo model output. " if demo else "") + f"{e.gist} Verdict: {e.verdict}",
+                "content_html": render("site/feed_entry.html.j2", e=e, digest=rec, report_url=report_url, demo=demo),
                 "categories": [e.fallacy] if e.fallacy else [], "digest": rec.date,
             }))
             if len(entries) >= limit:

@@ -9,10 +9,13 @@ from __future__ import annotations
 import html
 import re
 from functools import cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from urllib.parse import urlsplit
 
 import jinja2
 import yaml
+
+from agent.llm import default_model_for
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FENCE_OPEN = "<<<SOURCE_TEXT"
@@ -30,7 +33,8 @@ def md_inline(value: object) -> str:
 
 
 def yaml_value(value: object) -> str:
-    return yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000).strip().removesuffix("...").strip()
+    dumped = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000)
+    return dumped.strip().removesuffix("...").strip()
 
 
 FENCE_TOKEN = "SOURCE_TEXT"
@@ -53,6 +57,45 @@ def safe_link(url: object) -> str:
     return md_inline(u)
 
 
+ORIGIN_LABELS = {
+    "arxiv-html": "arXiv HTML full text",
+    "arxiv-pdf": "arXiv PDF full text (the HTML rendering was unavailable)",
+    "arxiv-abstract": "the abstract only (neither HTML nor PDF full text could be fetched)",
+    "web": "the web page's main text",
+    "pdf": "a local PDF",
+    "html": "a local HTML file",
+    "markdown": "a local Markdown file",
+    "text": "a local text file",
+}
+_HTTP_URL = re.compile(r"https?://[^\s<>\"'`\\]+")
+
+
+def safe_url(url: object) -> str:
+    """The URL when it is plain http(s), else "" (javascript:, data: and file paths never become links)."""
+    u = str(url or "").strip()
+    return u if _HTTP_URL.fullmatch(u) else ""
+
+
+def file_name(locator: str) -> str:
+    """The last component of a local path (POSIX or Windows): published output never shows the file layout."""
+    name = PureWindowsPath(locator).name if "\\" in locator else PurePosixPath(locator).name
+    return name or "local file"
+
+
+def source_label(kind: str, source_id: str, url: str = "") -> str:
+    """How a source is named in published output: arXiv id, the web page's host, or a local file's name."""
+    if kind == "arxiv":
+        return f"arXiv:{source_id}"
+    if kind == "file":
+        return file_name(source_id)
+    return urlsplit(safe_url(url) or source_id).hostname or "web page"
+
+
+def is_demo_model(model: str) -> bool:
+    """True for output of the embedded demo model (in-process, or served by `cli.py serve` under its name)."""
+    return bool(model) and model.lower().removesuffix(".gguf") == default_model_for("local").lower()
+
+
 @cache
 def _env(kind: str) -> jinja2.Environment:
     if kind == "html":
@@ -67,6 +110,9 @@ def _env(kind: str) -> jinja2.Environment:
     env.filters["fence"] = fence
     env.filters["yaml"] = yaml_value
     env.filters["pct"] = lambda x: f"{100 * float(x):.0f}%"
+    env.filters["safe_url"] = safe_url
+    env.filters["source"] = lambda scan: source_label(scan.kind, scan.source_id, scan.url)
+    env.tests["demo_model"] = is_demo_model
     return env
 
 

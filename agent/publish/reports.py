@@ -11,20 +11,14 @@ from pathlib import Path
 
 from agent.models import DissectionResult
 from agent.publish.files import atomic_write_text, inside, read_json, slugify, write_json
-from agent.publish.render import render
+from agent.publish.render import ORIGIN_LABELS, render
+from agent.publish.site import build_site
+from agent.publish.site_data import related_groups
 from agent.settings import Settings
 from agent.text.frontmatter import split_front_matter
 
-ORIGIN_LABELS = {
-    "arxiv-html": "arXiv HTML full text",
-    "arxiv-pdf": "arXiv PDF full text (the HTML rendering was unavailable)",
-    "arxiv-abstract": "the abstract only (neither HTML nor PDF full text could be fetched)",
-    "web": "the web page's main text",
-    "pdf": "a local PDF",
-    "html": "a local HTML file",
-    "markdown": "a local Markdown file",
-    "text": "a local text file",
-}
+
+REPORTS_FOLDER = "papers"  # reports/papers/<slug>.md: the date is in the front matter, not the path
 
 
 def _report_context(result: DissectionResult) -> dict:
@@ -33,16 +27,12 @@ def _report_context(result: DissectionResult) -> dict:
         "quote_status": {q.where: q.status for q in result.quotes},
         "counts": {s: sum(q.status == s for q in result.quotes) for s in ("verified", "repaired", "unverified")},
         "origin_label": ORIGIN_LABELS.get(result.scan.text_origin, result.scan.text_origin),
+        "related": related_groups(result),  # two chunks of one note are one line
     }
 
 
 def report_markdown(result: DissectionResult) -> str:
     return render("reports/dissection.md.j2", **_report_context(result))
-
-
-def report_html(result: DissectionResult) -> str:
-    """The static HTML view: rendered from the structured result with autoescaping, not from the Markdown."""
-    return render("site/report.html.j2", **_report_context(result))
 
 
 def result_path(settings: Settings, slug: str) -> Path:
@@ -60,12 +50,11 @@ def load_result(settings: Settings, slug: str) -> DissectionResult | None:
 def save_report(result: DissectionResult, settings: Settings) -> Path:
     """Write the report and its JSON, then refresh the index. Returns the report's path."""
     slug = result.slug
-    path = inside(settings.paths.reports_dir, result.report_date().isoformat(), slug + ".md")
+    # one path per source, whatever day it is (re)dissected: digest pages and feeds keep linking to it
+    path = inside(settings.paths.reports_dir, REPORTS_FOLDER, slug + ".md")
     write_json(result_path(settings, slug), result.model_dump(mode="json"))
     atomic_write_text(path, report_markdown(result))
-    atomic_write_text(inside(settings.paths.reports_dir, "html", slug + ".html"), report_html(result))
-    # a re-run replaces the earlier report of the same source, wherever its date folder is: only once the new
-    # one is safely written
+    # reports of earlier versions lived in date folders: the one of this source goes once the new one is written
     for old in Path(settings.paths.reports_dir).glob(f"[0-9]*/{slug}.md"):
         if old.resolve() != path:
             old.unlink(missing_ok=True)
@@ -84,20 +73,20 @@ def front_matter(path: Path) -> dict:
 def index_entries(settings: Settings) -> list[dict]:
     root = Path(settings.paths.reports_dir)
     entries = []
-    for path in root.glob("[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]/*.md"):
+    for path in root.glob(f"{REPORTS_FOLDER}/*.md"):
         meta = front_matter(path)
         if not meta.get("source_id"):
             continue
         result = load_result(settings, path.stem)
         entries.append({
-            "date": path.parent.name,
+            "date": result.report_date().isoformat() if result else str(meta.get("generated_at", ""))[:10],
             "path": path.relative_to(root).as_posix(),
             "title": meta.get("title", path.stem),
             "source_id": meta.get("source_id", ""),
             "model": meta.get("model", ""),
             "grounding": float(meta.get("grounding_rate", 0) or 0),
             "verdict": result.dissection.verdict if result else "",
-            "html": f"{path.stem}.html",
+            "html": f"site/reports/{path.stem}.html",
         })
     entries.sort(key=lambda e: (e["date"], e["title"]), reverse=True)
     return entries
@@ -107,7 +96,10 @@ def digest_entries(settings: Settings) -> list[dict]:
     out = []
     for path in sorted((Path(settings.paths.reports_dir) / "digests").glob("*.md"), reverse=True):
         meta = front_matter(path)
-        out.append({"date": path.stem, "path": f"digests/{path.name}", "count": int(meta.get("dissected", 0) or 0)})
+        count, failed = int(meta.get("dissected", 0) or 0), int(meta.get("failed", 0) or 0)
+        if count or failed:  # a day with nothing new is not listed as an empty digest (as on the site)
+            out.append({"date": path.stem, "path": f"digests/{path.name}", "html": f"site/digests/{path.stem}.html",
+                        "count": count})
     return out
 
 
@@ -117,7 +109,7 @@ _INDEX_LOCK = threading.Lock()  # digest papers finish in parallel threads: the 
 def write_index(settings: Settings) -> Path:
     with _INDEX_LOCK:
         entries, digests = index_entries(settings), digest_entries(settings)
-        atomic_write_text(inside(settings.paths.reports_dir, "html", "index.html"),
-                          render("site/index.html.j2", entries=entries, digests=digests))
-        return atomic_write_text(inside(settings.paths.reports_dir, "index.md"),
+        path = atomic_write_text(inside(settings.paths.reports_dir, "index.md"),
                                  render("reports/index.md.j2", entries=entries, digests=digests))
+        build_site(settings)  # after every dissect and digest; the site replaces the old reports/html/ view
+        return path

@@ -26,8 +26,7 @@ from agent.digest.ranking import load_profile
 from agent.errors import ConfigError
 from agent.publish.digest_page import DigestRecord, load_records
 from agent.publish.files import DiskCache, StorageError, atomic_write_text
-from agent.publish.render import TEMPLATES, render
-from agent.publish.reports import ORIGIN_LABELS
+from agent.publish.render import ORIGIN_LABELS, TEMPLATES, is_demo_model, render, safe_url
 from agent.publish.site_data import (
     TAG_KIND_HEADINGS,
     Tag,
@@ -36,11 +35,9 @@ from agent.publish.site_data import (
     build_tags,
     facet_label,
     facet_similarities,
-    is_demo_model,
     load_results,
     months,
     report_view,
-    safe_url,
     search_index_js,
 )
 from agent.settings import Settings

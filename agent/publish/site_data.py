@@ -15,14 +15,13 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from agent.digest.ranking import rescale
-from agent.llm import default_model_for
 from agent.models import DissectionResult
 from agent.publish.files import DiskCache, read_json, sha256, slugify, write_json
+from agent.publish.render import safe_url, source_label
 
 WORDS_PER_MINUTE = 200
 FACET_MIN = 0.30  # rescaled similarity a facet needs to tag a report (agent.digest.ranking.rescale)
@@ -31,7 +30,6 @@ MAX_FACETS = 2
 TAG_KINDS = {"arxiv": "arXiv category", "topic": "interest", "fallacy": "core fallacy", "stance": "verdict"}
 TAG_KIND_HEADINGS = {"arxiv": "arXiv categories", "topic": "Interests (the profile's facets)",
                      "fallacy": "Core fallacies", "stance": "Verdicts"}
-_SAFE_URL = re.compile(r"https?://[^\s<>\"'`\\]+")
 _STANCE_CUES = (  # the first that matches names a negative stance
     ("overstated", re.compile(r"\b(overstat\w*|overclaim\w*|exaggerat\w*|overreach\w*|overgeneralis\w*|"
                               r"overgeneraliz\w*|too strong|inflated|outruns?)\b", re.I)),
@@ -41,32 +39,6 @@ _STANCE_CUES = (  # the first that matches names a negative stance
 _POSITIVE = re.compile(r"\b(sound|well[- ]supported|well[- ]argued|convincing|persuasive|justified|credible|"
                        r"holds up|solid)\b", re.I)
 _NEGATION = re.compile(r"\b(?:not|never|hardly|far from|less than)\W+(?:\w+\W+){0,2}$|n't\W+(?:\w+\W+){0,2}$", re.I)
-
-
-def safe_url(url: object) -> str:
-    """The URL when it is plain http(s), else "" (javascript:, data:, file paths never become links)."""
-    u = str(url or "").strip()
-    return u if _SAFE_URL.fullmatch(u) else ""
-
-
-def file_name(locator: str) -> str:
-    """The last component of a local path (POSIX or Windows): a published page never shows the file layout."""
-    name = PureWindowsPath(locator).name if "\\" in locator else PurePosixPath(locator).name
-    return name or "local file"
-
-
-def source_label(kind: str, source_id: str, url: str = "") -> str:
-    if kind == "arxiv":
-        return f"arXiv:{source_id}"
-    if kind == "file":
-        return file_name(source_id)
-    return urlsplit(safe_url(url) or source_id).hostname or "web page"
-
-
-def is_demo_model(model: str) -> bool:
-    """True for output of the embedded demo model (in-process, or served by `cli.py serve` under its name)."""
-    demo = default_model_for("local").lower()
-    return bool(model) and model.lower().removesuffix(".gguf") == demo
 
 
 def reading_minutes(*texts: str) -> int:

@@ -136,7 +136,8 @@ def test_digest_publishes_page_index_and_valid_feed(server, tmp_path):
     assert "Sycophancy &lt;b&gt;&amp; Flattery" in page and "<b>" not in page  # untrusted title made inert
     assert "beyond the top N" in page
     index = (s.paths.reports_dir / "index.md").read_text()
-    assert "digests/2026-01-19.md): 4 papers dissected" in index
+    assert "(site/digests/2026-01-19.html): 4 papers dissected ([Markdown](digests/2026-01-19.md))" in index
+    assert (s.paths.reports_dir / "site" / "digests" / "2026-01-19.html").is_file()  # the site was rebuilt
     feed = ET.parse(s.paths.reports_dir / "feed.xml").getroot()  # well-formed
     assert feed.tag == A + "feed"
     for name in ("id", "title", "updated", "author", "link"):
@@ -366,6 +367,6 @@ def test_feed_stays_well_formed_with_hostile_text(tmp_path):
     root = ET.fromstring(feed_xml(s, [rec], site_url="https://example.org/dissect/"))
     entry = root.find(A + "entry")
     assert entry.findtext(A + "title") == "Formfeed <script>alert(1)</script> & co"  # text, never markup
-    assert entry.find(A + "link").get("href") == "https://example.org/dissect/2026-01-19/2601-00001.md"
+    assert entry.find(A + "link").get("href") == "https://example.org/dissect/site/reports/2601-00001.html"
     assert "&lt;b&gt;bold&lt;/b&gt;" in entry.findtext(A + "content")  # escaped inside the HTML content
     assert root.find(A + "link").get("rel") == "self"

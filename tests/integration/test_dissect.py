@@ -255,11 +255,12 @@ def test_untrusted_text_is_inert_in_markdown_and_html(tmp_path):
     body = md.split("\n---\n", 1)[1]
     assert "<script>" not in body and "<img" not in body and "<b>" not in body
     assert "[x](javascript:" not in body and "\\[x\\]" in body and "<javascript:" not in body
-    html = (settings.paths.reports_dir / "html" / (Path(outcome.report_path).stem + ".html")).read_text()
+    html = (settings.paths.reports_dir / "site" / "reports" / (Path(outcome.report_path).stem + ".html")).read_text()
     assert "<script>" not in html and "&lt;script&gt;" in html and 'href="javascript' not in html
     assert "<img" not in html and "<b>debate" not in html
-    index = (settings.paths.reports_dir / "html" / "index.html").read_text()
+    index = (settings.paths.reports_dir / "site" / "index.html").read_text()
     assert "<script>" not in index and Path(outcome.report_path).stem + ".html" in index
+    assert str(tmp_path) not in html + index + md  # a local source is shown by name, never by its path
 
 
 def test_cli_global_options_work_after_the_command(cli_env, tmp_path):

@@ -14,20 +14,25 @@ import pytest
 from agent.models import DissectionResult
 from agent.publish import site as site_mod
 from agent.publish.files import StorageError
+from agent.publish.render import is_demo_model, render, safe_url, source_label
 from agent.publish.site import build_site, where_label
 from agent.publish.site_data import (
     assign_facets,
     facet_label,
-    is_demo_model,
     related_groups,
     report_view,
-    safe_url,
     search_index_js,
-    source_label,
     verdict_stance,
 )
 from agent.settings import load_settings
-from tests.support.site_fixtures import DEMO_MODEL, HOSTILE_TITLE, PRIVATE_DIR, fixture_results, write_history
+from tests.support.site_fixtures import (
+    DEMO_MODEL,
+    HOSTILE_TITLE,
+    PRIVATE_DIR,
+    fixture_records,
+    fixture_results,
+    write_history,
+)
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -307,3 +312,18 @@ def test_the_old_html_view_redirects_to_the_site(tmp_path):
     assert 'url=../site/reports/2601-11234.html"' in (old / "2601-11234.html").read_text()
     assert 'url=../site/index.html"' in (old / "index.html").read_text()
     assert (old / ".." / "site" / "reports" / "2601-11234.html").resolve().is_file()
+
+
+def test_markdown_report_and_index_are_honest_and_link_the_site(built):
+    reports_dir = Path(built.settings.paths.reports_dir)
+    essay = next(r for r in fixture_results() if r.scan.kind == "file")
+    md = (reports_dir / essay.report_date().isoformat() / f"{essay.slug}.md").read_text()
+    assert PRIVATE_DIR not in md and "shutdown-essay.md" in md
+    demo_md = (reports_dir / "2026-01-14" / "2601-12007.md").read_text()
+    assert "demo_model: true" in demo_md and "**Demo model.**" in demo_md
+    debate_md = (reports_dir / "2026-01-14" / "2601-11234.md").read_text()
+    assert "demo" not in debate_md.lower()
+    assert debate_md.count("Notes on corrigibility") == 1 and "(2 passages)" in debate_md
+    digest = next(r for r in fixture_records(fixture_results()) if r.date == "2026-01-14")
+    page = render("reports/digest.md.j2", d=digest.model_copy(update={"model": DEMO_MODEL}))
+    assert "[Full dissection](../site/reports/2601-11234.html)" in page and "**Demo model.**" in page
