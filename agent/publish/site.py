@@ -173,7 +173,7 @@ def site_files(settings: Settings) -> dict[str, str]:
     results = load_results(data_dir)
     views = [report_view(r, demo=is_demo_model(r.provenance.model), reports_dir=reports_dir,
                          categories=arxiv_categories(r, cache)) for r in results]
-    _tag_facets(settings, views, data_dir)
+    _tag_facets(settings, views)
     by_slug = {v.slug: v for v in views}
     by_id = {v.result.scan.source_id: v for v in views}
     digests = [d for d in load_records(settings) if _listed(d)]
@@ -216,7 +216,7 @@ def site_files(settings: Settings) -> dict[str, str]:
     return files
 
 
-def _tag_facets(settings: Settings, views: list, data_dir: Path) -> None:
+def _tag_facets(settings: Settings, views: list) -> None:
     """Tag each report with the profile facets it is closest to. A missing or broken profile gives no topic tags
     (the site must still publish), the reason is in the page footer of the tag index."""
     try:
@@ -225,7 +225,7 @@ def _tag_facets(settings: Settings, views: list, data_dir: Path) -> None:
         return
     labels = [facet_label(f) for f in profile.facets]
     texts = [f"{v.title}. {v.result.scan.first_line} {v.result.dissection.claims}" for v in views]
-    sims = facet_similarities(texts, profile.facets, data_dir / "cache" / "site-facets.json")
+    sims = facet_similarities(texts, profile.facets, Path(settings.cache_dir) / "site-facets.json")
     for view, row in zip(views, sims, strict=True):
         view.facets = assign_facets(row, labels)
 
