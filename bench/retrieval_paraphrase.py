@@ -4,8 +4,8 @@
     HF_HUB_OFFLINE=1 DISSECT_THREADS=1 .venv/bin/python bench/retrieval_paraphrase.py [--split test|dev|all]
         [--no-distractors] [-v]
 
-Ingests the CC-BY essays of bench/data/essays/ (seven Distill articles, see its README.md) into a fresh temporary
-store, with the project's own notes (corpus/notes) beside them as distractors, then asks every labelled query of
+Ingests the CC-BY essays of bench/data/essays/ (ten Distill articles, see its README.md) into a fresh temporary
+store, with the project's own notes (agent/data/notes) beside them as distractors, then asks every labelled query of
 bench/data/essays/queries.json through Store.related, the path dissections use, once with hybrid=False (today's
 dense ranking) and once with hybrid=True (dense + BM25, reciprocal rank fusion). Documents are ranked by their
 first passage. Prints, per method: right essay first (count), recall@5 (one right essay per query, so the share of
@@ -34,6 +34,7 @@ from agent.settings import Settings  # noqa: E402
 from agent.text.frontmatter import split_front_matter  # noqa: E402
 
 ESSAYS = ROOT / "bench" / "data" / "essays"
+NOTES = ROOT / "agent" / "data" / "notes"  # the project's own notes: distractors
 DEPTH = 10  # passages asked of related(): at most two per document, so at least five documents
 
 
@@ -61,7 +62,7 @@ def ranked_documents(store: Store, query: str, hybrid: bool, titles: dict[str, s
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", choices=["test", "dev", "all"], default="test")
-    ap.add_argument("--no-distractors", action="store_true", help="leave corpus/notes out of the store")
+    ap.add_argument("--no-distractors", action="store_true", help="leave agent/data/notes out of the store")
     ap.add_argument("-v", "--verbose", action="store_true", help="print each query's top three documents")
     args = ap.parse_args()
     labels = json.loads((ESSAYS / "queries.json").read_text(encoding="utf-8"))["queries"]
@@ -69,14 +70,14 @@ def main() -> int:
     titles = essay_titles()
     sources = [str(ESSAYS / f"{stem}.md") for stem in titles.values()]
     if not args.no_distractors:
-        sources.append(str(ROOT / "corpus" / "notes"))
+        sources.append(str(NOTES))
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp))
         summary = ingest(sources, settings, progress=False)
         store = Store(settings)
         stats = store.stats()
         print(f"store: {stats['documents']} documents ({len(titles)} essays"
-              f"{'' if args.no_distractors else ', the rest corpus/notes distractors'}), {stats['chunks']} chunks; "
+              f"{'' if args.no_distractors else ', the rest the project notes'}), {stats['chunks']} chunks; "
               f"{len(labels)} {args.split} queries; ingest failures: {len(summary.failed)}")
         store.related(["warm-up"], k=1)  # load the embedder and build the BM25 index outside the timings
         for hybrid, label in ((False, "dense only"), (True, "dense + BM25 (RRF)")):

@@ -141,12 +141,13 @@ class BM25Index:
             out[docs] += self._idf[term] * tfs * (self.k1 + 1.0) / (tfs + self._norm[docs])
         return out
 
-    def top(self, query: str, n: int) -> list[tuple[int, float]]:
-        """The (index, score) of the n best-scoring texts with a score above zero, best first (ties by index)."""
+    def top(self, query: str, n: int, among: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The (index, score) of the n best-scoring texts with a score above zero, best first (ties by index);
+        `among`, a boolean mask over the texts, restricts the candidates."""
         if n <= 0 or self.size == 0:
             return []
         scores = self.scores(query)
-        hits = np.flatnonzero(scores > 0)
+        hits = np.flatnonzero((scores > 0) if among is None else (scores > 0) & among)
         if hits.size == 0:
             return []
         order = hits[np.lexsort((hits, -scores[hits]))][:n]
@@ -162,7 +163,7 @@ def reciprocal_rank_fusion(rankings: Iterable[Sequence[str]], *, k: int = RRF_K,
     weights = list(weights) if weights is not None else [1.0] * len(rankings)
     if len(weights) != len(rankings):
         raise ValueError("one weight per ranking")
-    for ranking, weight in zip(rankings, weights):
+    for ranking, weight in zip(rankings, weights, strict=True):
         for rank, item in enumerate(dict.fromkeys(ranking), 1):
             fused[item] = fused.get(item, 0.0) + weight / (k + rank)
     order = {item: i for i, item in enumerate(fused)}

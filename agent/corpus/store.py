@@ -5,6 +5,11 @@ dissections can relate to earlier ones. Every chunk carries its document's metad
 date, site, doc_id, chunk index, content hash). Upserts are idempotent by content hash: the same text adds
 nothing, changed text replaces the document's old chunks. Writes are serialised across processes with a
 file lock next to the store (Chroma's on-disk index is not safe for concurrent writers).
+
+Retrieval is hybrid by default: the dense MiniLM ranking and a BM25 ranking of the same chunks
+(agent.corpus.lexical, built in memory from what Chroma stores) are fused by reciprocal rank, so that a
+paraphrase that shares a few rare words with its source still finds it. A passage's `score` stays its cosine
+similarity to the query; only the order comes from the fusion. `hybrid=False` gives the dense ranking alone.
 """
 from __future__ import annotations
 
@@ -13,10 +18,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
 from agent.corpus.embeddings import MiniLMEmbeddingFunction, embed
+from agent.corpus.embeddings import configure as configure_embedder
+from agent.corpus.lexical import BM25Index, reciprocal_rank_fusion
 from agent.errors import StoreError
 from agent.models import Passage
 from agent.publish.files import sha256
@@ -25,6 +33,7 @@ from agent.text.paragraphs import chunk_text
 PASSAGES = "passages"
 PAPERS = "papers"
 MAX_CHUNKS_PER_DOC = 2  # in related(): no three chunks of the same essay
+CANDIDATES = 20  # search(): chunks each ranking contributes to the fusion, at least
 SELF_DUPLICATE_SIM = 0.95  # a chunk this close to the paper itself is the paper, not related writing
 LOCK_TIMEOUT_S = 30.0
 _PAGE = 1000  # rows per get() when listing
@@ -76,22 +85,41 @@ def _shingles(text: str, n: int = 8) -> set[int]:
     return {hash(tuple(words[i : i + n])) for i in range(max(0, len(words) - n + 1))}
 
 
+def _http_client(url: str, chroma_settings: Any):
+    """A client of the Chroma server at `url` (http[s]://host[:port][/]); the server must answer a heartbeat."""
+    import chromadb
+
+    parts = urlsplit(url)
+    if not parts.hostname or parts.path.strip("/"):
+        raise StoreError(f"store.chroma_url must be http(s)://host[:port], not {url!r}")
+    ssl = parts.scheme == "https"
+    client = chromadb.HttpClient(host=parts.hostname, port=parts.port or (443 if ssl else 8000), ssl=ssl,
+                                 settings=chroma_settings)
+    client.heartbeat()
+    return client
+
+
 class Store:
-    """The Chroma store at settings.chroma_dir. Opening never modifies or deletes existing data."""
+    """The Chroma store: embedded at settings.chroma_dir, or the Chroma server at settings.store.chroma_url (a
+    corpus shared by several machines or people). Opening never modifies or deletes existing data."""
 
     def __init__(self, settings: Any, lock_timeout_s: float = LOCK_TIMEOUT_S):
         self.path = Path(settings.chroma_dir)
+        self.url = settings.store.chroma_url
         self.lock_timeout_s = lock_timeout_s
-        if self.path.exists() and not self.path.is_dir():
+        configure_embedder(settings.llm.threads)
+        if not self.url and self.path.exists() and not self.path.is_dir():
             raise StoreError(f"the Chroma store path {self.path} exists and is not a folder")
         try:
             import chromadb
             from chromadb.config import Settings as ChromaSettings
 
-            self.path.mkdir(parents=True, exist_ok=True)
-            self._client = chromadb.PersistentClient(
-                path=str(self.path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-            )
+            chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+            if self.url:
+                self._client = _http_client(self.url, chroma_settings)
+            else:
+                self.path.mkdir(parents=True, exist_ok=True)
+                self._client = chromadb.PersistentClient(path=str(self.path), settings=chroma_settings)
             ef = MiniLMEmbeddingFunction()
             config = {"hnsw": {"space": "cosine"}, "embedding_function": ef}
             self._cols = {
@@ -100,14 +128,22 @@ class Store:
             }
         except StoreError:
             raise
-        except Exception as exc:  # chromadb raises many untyped errors for a bad folder
+        except Exception as exc:  # chromadb raises many untyped errors for a bad folder or an absent server
+            if self.url:
+                raise StoreError(f"cannot reach the Chroma server at {self.url}: "
+                                 f"{' '.join(str(exc).split())[:200]} (is `chroma run` up there?)") from None
             raise StoreError(
                 f"cannot open the Chroma store at {self.path}: {exc}. Nothing was changed; "
                 "move the folder aside (or point DISSECT_DATA_DIR elsewhere) to start a new store"
             ) from None
         from filelock import FileLock
 
+        # with a server, the server orders writes; the lock still orders this machine's processes
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = FileLock(str(self.path.parent / f".{self.path.name}.write.lock"))
+        # collection -> (chunk count it was built at, ids, texts, metadatas, BM25 index); rebuilt lazily after a
+        # write by this process or when the count shows another process wrote
+        self._lexical: dict[str, tuple[int, list[str], list[str], list[dict], BM25Index]] = {}
 
     # -- writes ------------------------------------------------------------------------------------
 
@@ -124,13 +160,14 @@ class Store:
         try:
             yield
         finally:
+            self._lexical.clear()
             self._lock.release()
 
     def _call(self, what: str, fn, *args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except Exception as exc:
-            raise StoreError(f"Chroma store at {self.path}: {what} failed: {exc}") from None
+            raise StoreError(f"Chroma store at {self.url or self.path}: {what} failed: {exc}") from None
 
     def _upsert(self, collection: str, doc_id: str, text: str, meta: dict[str, Any], force: bool = False
                 ) -> tuple[str, int]:
@@ -179,30 +216,74 @@ class Store:
 
     # -- reads -------------------------------------------------------------------------------------
 
-    def _query(self, collection: str, vectors: np.ndarray, n: int, where=None, with_embeddings=False):
+    def _query_each(self, collection: str, vectors: np.ndarray, n: int, where=None, with_embeddings=False):
+        """Per query vector, its n nearest chunks as (id, text, metadata, cosine similarity, embedding|None)."""
         col = self._cols[collection]
         count = self._call("count", col.count)
         if count == 0 or n <= 0:
-            return []
+            return [[] for _ in range(len(vectors))]
         include = ["documents", "metadatas", "distances"] + (["embeddings"] if with_embeddings else [])
         res = self._call(
             "query", col.query, query_embeddings=vectors, n_results=min(n, count), where=where, include=include
         )
-        rows = []
+        out = []
         for q in range(len(vectors)):
             embs = res["embeddings"][q] if with_embeddings else [None] * len(res["ids"][q])
-            for cid, doc, meta, dist, emb in zip(
-                res["ids"][q], res["documents"][q], res["metadatas"][q], res["distances"][q], embs
-            ):
-                rows.append((cid, doc, meta or {}, _score(dist), emb))
-        return rows
+            out.append([(cid, doc, meta or {}, _score(dist), emb) for cid, doc, meta, dist, emb in zip(
+                res["ids"][q], res["documents"][q], res["metadatas"][q], res["distances"][q], embs, strict=True)])
+        return out
 
-    def search(self, query: str, k: int = 5, where: dict | None = None, collection: str = PASSAGES) -> list[Passage]:
-        """The k chunks most similar to the query, best first, score = cosine similarity."""
-        if not query.strip():
+    def _lexical_index(self, collection: str) -> tuple[list[str], list[str], list[dict], BM25Index]:
+        """The BM25 index of a collection's chunks, built on first use and after the collection changed."""
+        count = self._call("count", self._cols[collection].count)
+        cached = self._lexical.get(collection)
+        if cached is None or cached[0] != count:
+            ids, docs, metas = self._all_chunks(collection)
+            cached = (count, ids, docs, metas, BM25Index(docs))
+            self._lexical[collection] = cached
+        return cached[1], cached[2], cached[3], cached[4]
+
+    def _lexical_each(self, collection: str, vectors: np.ndarray, queries: list[str], n: int, where=None):
+        """Per query, its n best BM25 chunks as rows like _query_each's: (id, text, metadata, cosine similarity,
+        embedding). The similarity is computed from the stored embedding, so that a passage found by its words
+        reports the same kind of score as one found by its meaning."""
+        ids, docs, metas, index = self._lexical_index(collection)
+        among = None
+        if where is not None:  # Chroma evaluates the filter; BM25 then ranks only what passed it
+            allowed = set(self._call("get", self._cols[collection].get, where=where, include=[])["ids"])
+            among = np.array([cid in allowed for cid in ids], dtype=bool)
+        per_query = [[i for i, _ in index.top(q, n, among)] for q in queries]
+        wanted = sorted({ids[i] for hits in per_query for i in hits})
+        if not wanted:
+            return [[] for _ in queries]
+        got = self._call("get", self._cols[collection].get, ids=wanted, include=["embeddings"])
+        emb_of = {cid: np.asarray(e, dtype=np.float32) for cid, e in zip(got["ids"], got["embeddings"], strict=True)}
+        out = []
+        for q, hits in enumerate(per_query):
+            rows = []
+            for i in hits:
+                emb = emb_of.get(ids[i])
+                if emb is None:  # removed by another process since the index was built
+                    continue
+                cosine = float(min(1.0, max(0.0, np.dot(vectors[q], emb))))
+                rows.append((ids[i], docs[i], metas[i], cosine, emb))
+            out.append(rows)
+        return out
+
+    def search(self, query: str, k: int = 5, where: dict | None = None, collection: str = PASSAGES, *,
+               hybrid: bool = True) -> list[Passage]:
+        """The k chunks that best match the query, best first (dense and BM25 rankings fused unless
+        hybrid=False); score = cosine similarity."""
+        if not query.strip() or k <= 0:
             return []
-        rows = self._query(collection, embed([query]), k, where=where)
-        return [_passage(cid, doc, meta, score) for cid, doc, meta, score, _ in rows]
+        vectors = embed([query])
+        dense = self._query_each(collection, vectors, k if not hybrid else max(3 * k, CANDIDATES), where=where)[0]
+        if not hybrid:
+            return [_passage(cid, doc, meta, score) for cid, doc, meta, score, _ in dense[:k]]
+        lexical = self._lexical_each(collection, vectors, [query], max(3 * k, CANDIDATES), where=where)[0]
+        rows = {row[0]: row for row in [*lexical, *dense]}
+        fused = reciprocal_rank_fusion([[r[0] for r in dense], [r[0] for r in lexical]])
+        return [_passage(cid, rows[cid][1], rows[cid][2], rows[cid][3]) for cid, _ in fused[:k]]
 
     def related(
         self,
@@ -210,12 +291,16 @@ class Store:
         k: int,
         exclude_text: str = "",
         exclude_ids: set[str] | frozenset[str] = frozenset(),
+        *,
+        hybrid: bool = True,
     ) -> list[Passage]:
         """Related writing for a paper, retrieved with several queries (its claims) over corpus and papers.
 
-        Results are merged (best score per chunk), at most MAX_CHUNKS_PER_DOC per document, with the paper
-        itself left out: chunks of a document whose id/url/source is in exclude_ids, chunks whose text is
-        contained in exclude_text, and chunks whose embedding is nearly that of exclude_text's opening.
+        Each query ranks chunks by meaning and (unless hybrid=False) by BM25; all these rankings are fused by
+        reciprocal rank. At most MAX_CHUNKS_PER_DOC per document, with the paper itself left out: chunks of a
+        document whose id/url/source is in exclude_ids, chunks whose text is contained in exclude_text, and
+        chunks whose embedding is nearly that of exclude_text's opening. Scores are cosine similarities (the
+        best over the queries).
         """
         queries = [q for q in queries if q and q.strip()]
         if not queries or k <= 0:
@@ -225,14 +310,23 @@ class Store:
         self_shingles = _shingles(exclude_text) if exclude_text else set()
         excluded = {str(x) for x in exclude_ids if x}
         best: dict[str, tuple[float, str, dict, Any]] = {}
+        rankings: list[list[str]] = []
         for collection in (PASSAGES, PAPERS):
-            for cid, doc, meta, score, emb in self._query(collection, vectors, 3 * k, with_embeddings=True):
-                if cid not in best or score > best[cid][0]:
-                    best[cid] = (score, doc, meta, emb)
+            per_query = self._query_each(collection, vectors, 3 * k, with_embeddings=True)
+            if hybrid:
+                per_query += self._lexical_each(collection, vectors, queries, 3 * k)
+            for rows in per_query:
+                rankings.append([row[0] for row in rows])
+                for cid, doc, meta, score, emb in rows:
+                    if cid not in best or score > best[cid][0]:
+                        best[cid] = (score, doc, meta, emb)
+        # rank = fused rank when hybrid; else the best cosine similarity, as before
+        order = ([cid for cid, _ in reciprocal_rank_fusion(rankings)] if hybrid
+                 else sorted(best, key=lambda c: -best[c][0]))
         # A document any of whose retrieved chunks is the paper itself is left out whole: its other chunks
         # are the rest of the same paper.
         self_docs: set[str] = set()
-        for cid, (score, doc, meta, emb) in best.items():
+        for cid, (_, doc, meta, emb) in best.items():
             doc_key = str(meta.get("doc_id", cid))
             locs = [doc_key, str(meta.get("url", "")), str(meta.get("source", ""))]
             if any(_same_source(x, loc) for x in excluded for loc in locs if loc):
@@ -245,7 +339,8 @@ class Store:
                     self_docs.add(doc_key)
         out: list[Passage] = []
         per_doc: dict[str, int] = {}
-        for cid, (score, doc, meta, emb) in sorted(best.items(), key=lambda kv: -kv[1][0]):
+        for cid in order:
+            score, doc, meta, emb = best[cid]
             doc_key = str(meta.get("doc_id", cid))
             if doc_key in self_docs or per_doc.get(doc_key, 0) >= MAX_CHUNKS_PER_DOC:
                 continue
@@ -264,6 +359,22 @@ class Store:
             metas.extend(m or {} for m in page["metadatas"])
             if len(page["ids"]) < _PAGE:
                 return metas
+            offset += _PAGE
+
+    def _all_chunks(self, collection: str) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+        """Every chunk of a collection: (ids, texts, metadatas), in a stable order."""
+        col = self._cols[collection]
+        ids: list[str] = []
+        docs: list[str] = []
+        metas: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            page = self._call("get", col.get, include=["documents", "metadatas"], limit=_PAGE, offset=offset)
+            ids.extend(page["ids"])
+            docs.extend(d or "" for d in page["documents"])
+            metas.extend(m or {} for m in page["metadatas"])
+            if len(page["ids"]) < _PAGE:
+                return ids, docs, metas
             offset += _PAGE
 
     def list_documents(self) -> list[dict[str, Any]]:
@@ -293,5 +404,5 @@ class Store:
             "chunks": self._call("count", self._cols[PASSAGES].count),
             "papers": sum(1 for d in docs if d["collection"] == PAPERS),
             "size_bytes": size,
-            "path": str(self.path),
+            "path": self.url or str(self.path),
         }
