@@ -162,6 +162,14 @@ class ReportView:
         return self.date[:7]
 
 
+def _markdown_report(reports_dir: Path, date: str, slug: str) -> Path | None:
+    """Where the Markdown report is: its date folder, else any one folder down (the layout may group them)."""
+    first = reports_dir / date / f"{slug}.md"
+    if first.is_file():
+        return first
+    return next((p for p in sorted(reports_dir.glob(f"*/{slug}.md")) if p.parent.name != "site"), None)
+
+
 def report_view(result: DissectionResult, *, demo: bool, categories: list[str], reports_dir: Path) -> ReportView:
     d, scan = result.dissection, result.scan
     candidates = _candidates(result)
@@ -170,12 +178,12 @@ def report_view(result: DissectionResult, *, demo: bool, categories: list[str], 
                               *(c["reason"] + " " + c["sentence"] for c in candidates),
                               *(p.relation for p in result.related))
     date = result.report_date().isoformat()
-    md = Path(reports_dir) / date / f"{result.slug}.md"
+    md = _markdown_report(Path(reports_dir), date, result.slug)
     return ReportView(result=result, slug=result.slug, date=date,
                       source=source_label(scan.kind, scan.source_id, scan.url), url=safe_url(scan.url), demo=demo,
                       minutes=minutes, stance=verdict_stance(d), candidates=candidates,
                       related=related_groups(result), categories=categories,
-                      markdown=f"{date}/{result.slug}.md" if md.is_file() else "")
+                      markdown=md.relative_to(reports_dir).as_posix() if md else "")
 
 
 def load_results(data_dir: Path) -> list[DissectionResult]:
