@@ -1,8 +1,9 @@
 """Relevance of new papers to the reader's alignment interests: a score in [0, 1] per paper.
 
 The interest profile is a Markdown file (default templates/profile/interest.md; DISSECT_PROFILE names another):
-YAML front matter with weighted `keywords` and an `arxiv_query` pre-filter, and a topic statement whose
-paragraphs are its facets. A paper (title + abstract) is scored from three kinds of evidence:
+YAML front matter with weighted `keywords`, `avoid` (negative keywords), an `arxiv_query` pre-filter and the
+daily post's `voice`, and a topic statement whose paragraphs are its facets. A paper (title + abstract) is scored
+from three kinds of evidence:
 
 - similarity: its best cosine similarity (MiniLM) to a facet of the topic statement, rescaled to [0, 1]
   between SIM_FLOOR (unrelated text scores about this) and SIM_CEIL (a paper squarely on a facet);
@@ -12,6 +13,10 @@ paragraphs are its facets. A paper (title + abstract) is scored from three kinds
 
 score = WEIGHTS-weighted mean of the evidence present. Weights and bounds were set on
 bench/data/ranking_labels.json (bench/ranking_precision.py prints precision@5 and the separation).
+
+Then the reader's own judgement (agent.digest.votes): papers they hid are left out; once they have voted on a few
+papers, a model learned from the votes takes a growing share of the score; and each distinct `avoid` phrase a
+paper contains halves its score, so a negative keyword pushes a paper under the bar unless it is squarely on topic.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel
 
+from agent.digest.votes import VoteBook, learn_taste
 from agent.errors import ConfigError
 from agent.models import Paper
 
@@ -32,6 +38,7 @@ SIM_FLOOR, SIM_CEIL = 0.25, 0.60
 KEYWORD_SCALE = 1.5
 WEIGHTS = {"similarity": 0.6, "corpus": 0.15, "keywords": 0.4}
 CORPUS_K = 3
+AVOID_FACTOR = 0.5  # the score is multiplied by this for each distinct `avoid` phrase found
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,8 @@ class Profile:
     keywords: dict[str, float] = field(default_factory=dict)
     arxiv_query: str = ""
     path: str = ""
+    avoid: tuple[str, ...] = ()  # negative keywords: phrases that demote a paper
+    voice: str = ""  # how the daily post should sound (agent.digest.daily_post)
 
 
 class Ranked(BaseModel):
@@ -56,6 +65,8 @@ class Ranked(BaseModel):
     similarity: float
     corpus: float | None = None
     keywords: list[str] = []
+    learned: float | None = None  # P(the reader votes up), when enough votes train the learned component
+    avoided: list[str] = []  # `avoid` phrases found
     selected: bool = False
 
 
@@ -88,11 +99,21 @@ def load_profile(path: Path | str | None = None) -> Profile:
             keywords[str(phrase).strip().lower()] = min(1.0, max(0.0, float(weight)))
         except (TypeError, ValueError):
             raise ConfigError(f"interest profile {path}: weight of {phrase!r} is not a number") from None
+    raw_avoid = meta.get("avoid") or []
+    if isinstance(raw_avoid, str):
+        raw_avoid = raw_avoid.split(",")
+    if not isinstance(raw_avoid, list) or not all(isinstance(a, (str, int, float)) for a in raw_avoid):
+        raise ConfigError(f"interest profile {path}: avoid must be a list of phrases")
+    avoid = tuple(dict.fromkeys(" ".join(str(a).split()).lower() for a in raw_avoid if str(a).strip()))
+    voice = meta.get("voice") or ""
+    if not isinstance(voice, str):
+        raise ConfigError(f"interest profile {path}: voice must be text (a few sentences on how the daily post "
+                          "should sound)")
     facets = tuple(" ".join(p.split()) for p in re.split(r"\n\s*\n", body) if p.strip())
     if not facets:
         raise ConfigError(f"interest profile {path} has no topic statement below its front matter")
     return Profile(facets=facets, keywords=keywords, arxiv_query=" ".join(str(meta.get("arxiv_query") or "").split()),
-                   path=str(path))
+                   path=str(path), avoid=avoid, voice=" ".join(voice.split()))
 
 
 @lru_cache(maxsize=256)
@@ -118,39 +139,53 @@ def paper_text(paper: Paper) -> str:
 
 
 def corpus_evidence(texts: list[str], store) -> list[float | None]:
-    """Mean similarity of each text's nearest corpus passages; None for all when the corpus is empty."""
+    """Mean similarity of each text's nearest corpus passages (nearest by meaning alone: the bounds above were
+    set on cosine similarities); None for all when the corpus is empty."""
     if store is None:
         return [None] * len(texts)
     out: list[float | None] = []
     for text in texts:
-        hits = store.search(text, k=CORPUS_K)
+        hits = store.search(text, k=CORPUS_K, hybrid=False)
         if not hits:
             return [None] * len(texts)
         out.append(rescale(sum(h.score for h in hits) / len(hits)))
     return out
 
 
-def score_papers(papers: list[Paper], profile: Profile, store=None) -> list[Ranked]:
-    """Every paper scored, best first (ties broken by id, so the order is stable)."""
+def score_papers(papers: list[Paper], profile: Profile, store=None, votes: VoteBook | None = None) -> list[Ranked]:
+    """Every paper scored, best first (ties broken by id, so the order is stable). With `votes`: hidden papers
+    are left out and, once there are enough votes, the learned component is mixed in (see the module doc)."""
     from agent.corpus.embeddings import embed
 
+    hidden = votes.hidden() if votes is not None else set()
+    papers = [p for p in papers if p.source_id not in hidden]
     if not papers:
         return []
     texts = [paper_text(p) for p in papers]
     facet_vecs = embed(list(profile.facets))
-    sims = (embed(texts) @ facet_vecs.T).max(axis=1)
+    vecs = embed(texts)
+    sims = (vecs @ facet_vecs.T).max(axis=1)
     corpus = corpus_evidence(texts, store)
+    voted = set(votes.votes) if votes is not None else set()
+    background = vecs[[i for i, p in enumerate(papers) if p.source_id not in voted]]
+    taste = learn_taste(votes, embed, background=background) if votes is not None else None
+    learned = taste.probability(vecs) if taste is not None and taste.weight > 0 else [None] * len(papers)
     ranked = []
-    for paper, text, sim, corp in zip(papers, texts, sims, corpus):
+    for paper, text, sim, corp, taste_p in zip(papers, texts, sims, corpus, learned, strict=True):
         kw, found = keyword_evidence(text, profile.keywords)
         parts = {"similarity": rescale(float(sim)), "keywords": kw}
         if corp is not None:
             parts["corpus"] = corp
         score = sum(WEIGHTS[k] * v for k, v in parts.items()) / sum(WEIGHTS[k] for k in parts)
+        if taste_p is not None:
+            score = (1.0 - taste.weight) * score + taste.weight * float(taste_p)
+        avoided = [p for p in profile.avoid if _phrase_re(p).search(text)]
+        score *= AVOID_FACTOR ** len(avoided)
         ranked.append(Ranked(
             id=paper.source_id, title=paper.title, url=paper.url, authors=paper.authors, published=paper.published,
             abstract=paper.abstract, categories=paper.categories, score=round(score, 3),
             similarity=round(float(sim), 3), corpus=None if corp is None else round(corp, 3), keywords=found[:8],
+            learned=None if taste_p is None else round(float(taste_p), 3), avoided=avoided,
         ))
     ranked.sort(key=lambda r: (-r.score, r.id))
     return ranked
