@@ -102,29 +102,6 @@ def _read_local(path: str) -> _Doc:
     return _Doc(path, paper.text, meta)
 
 
-def _is_private_host(host: str) -> bool:
-    """True when `host` is (or resolves to) a loopback, private, link-local or otherwise internal address."""
-    import ipaddress
-    import socket
-
-    try:
-        addrs = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except (OSError, UnicodeError):
-        return False  # unresolvable: the fetch fails on its own, with its own error
-    for addr in addrs:
-        ip = ipaddress.ip_address(addr.split("%", 1)[0])
-        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
-            return True
-    return False
-
-
-def _may_follow(feed_url: str, link: str) -> bool:
-    """A feed or sitemap is untrusted: the links it lists may point at the same host as the feed, or at public
-    addresses, never at another internal one (a public feed must not make us fetch 169.254.169.254)."""
-    feed_host, host = urlsplit(feed_url).hostname or "", urlsplit(link).hostname or ""
-    return host == feed_host or not _is_private_host(host)
-
-
 def _feed_links(body: bytes, base: str) -> tuple[str, list[str]] | None:
     """('feed' | 'sitemap' | 'sitemapindex', entry URLs) when the body is a feed or sitemap, else None."""
     try:
@@ -210,6 +187,9 @@ class _Run:
         self.summary = IngestSummary()
         self.store = Store(settings)
         self.seen: set[str] = set()
+        # Links listed by a feed: the internal addresses they may reach (those of the user's feed URL, see
+        # agent.sources.addresses); sources the user gave are absent and may be on any address.
+        self.internal_ok: dict[str, frozenset[str]] = {}
         self.bar = None
         if progress:
             from tqdm import tqdm
@@ -249,7 +229,7 @@ class _Run:
             return self.commit(_read_local(src))
         from agent.sources import http
 
-        resp = http.get(src, self.settings, accept=ACCEPT)
+        resp = http.get(src, self.settings, accept=ACCEPT, internal_ok=self.internal_ok.get(src))
         head = resp.body.lstrip()[:200].lower()
         if resp.content_type in XML_TYPES or head.startswith((b"<?xml", b"<rss", b"<feed", b"<urlset")):
             found = _feed_links(resp.body, resp.url)
@@ -257,9 +237,9 @@ class _Run:
                 kind, links = found
                 if not links:
                     raise ExtractionError(f"the {kind} at {src} lists no entries")
-                for link in [u for u in links if not _may_follow(resp.url, u)]:
-                    self.summary.failed.append((link, f"listed by {src} but on a private or local address"))
-                return self.run([u for u in links if _may_follow(resp.url, u)])
+                for link in links:  # each is checked on the address it connects to, redirects included
+                    self.internal_ok.setdefault(link, resp.internal_ok)
+                return self.run(links)
         self.commit(_page_doc(src, resp.url, resp.content_type, resp.body))
 
     def commit(self, doc: _Doc) -> None:
