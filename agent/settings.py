@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from agent.errors import ConfigError
+from agent.pricing import PRICES_AS_OF, ModelPrice
 
 Backend = Literal["local", "openai", "gpu"]
 
@@ -45,6 +46,8 @@ class LLMSettings(BaseModel):
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="sampling temperature (0: greedy)")
     threads: int = Field(0, ge=0, le=1024, description="CPU threads for the local model and the embedder "
                                                        "(0: chosen from the cores)")
+    log_full: bool = Field(False, description="also log every prompt and response in full to llm.jsonl "
+                                              "(`dissect logs --full` shows them)")
 
     @model_validator(mode="after")
     def _room_for_a_prompt(self) -> LLMSettings:
@@ -109,6 +112,8 @@ class DigestSettings(BaseModel):
     profile: str = Field("", description="the interest profile file (empty: the bundled one)")
     search_max: int = Field(500, ge=1, le=10_000, description="most arXiv results read per digest")
     site_url: str = Field("", description="where reports/ is served, for absolute links in the feed")
+    max_cost_usd: float = Field(0.0, ge=0, description="stop dissecting when the next paper would take the day's "
+                                                       "model cost past this many USD (0: no cap)")
 
     @field_validator("categories", mode="before")
     @classmethod
@@ -124,11 +129,54 @@ class DigestSettings(BaseModel):
         return v
 
 
+def default_data_dir() -> Path:
+    """One data location per user, whatever the working directory: $XDG_DATA_HOME/dissect, else
+    ~/.local/share/dissect (the XDG base-directory default)."""
+    env = _ENV.get()
+    base = (os.environ if env is None else env).get("XDG_DATA_HOME", "")
+    return (Path(base) if base and Path(base).is_absolute() else Path.home() / ".local" / "share") / "dissect"
+
+
 class PathSettings(BaseModel):
     model_config = {"extra": "forbid", "validate_assignment": True}
 
-    data_dir: Path = Field(Path("data"), description="caches, the Chroma store, logs, checkpoints, results")
-    reports_dir: Path = Field(Path("reports"), description="published reports, digests, site and feed")
+    data_dir: Path = Field(default_factory=default_data_dir, description="caches, the Chroma store, logs, "
+                           "checkpoints, results (default: $XDG_DATA_HOME/dissect or ~/.local/share/dissect)")
+    reports_dir: Path = Field(Path("reports"), description="published reports, digests, site and feed "
+                              "(default: <data_dir>/reports)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reports_beside_data(cls, values: Any) -> Any:
+        if isinstance(values, Mapping) and values.get("reports_dir") in (None, ""):
+            data_dir = values.get("data_dir") or default_data_dir()
+            values = {**values, "reports_dir": Path(data_dir) / "reports"}
+        return values
+
+    @field_validator("data_dir", "reports_dir")
+    @classmethod
+    def _home(cls, v: Path) -> Path:
+        return v.expanduser()
+
+
+class CostSettings(BaseModel):
+    model_config = {"extra": "forbid", "validate_assignment": True}
+
+    prices: dict[str, ModelPrice] = Field({}, description="USD per million tokens for models, e.g. "
+                                          '{"my-model": {"input": 0.5, "output": 1.5}}, on top of the dated '
+                                          f"defaults ({PRICES_AS_OF} list prices of well-known hosted models)")
+
+
+class StoreSettings(BaseModel):
+    model_config = {"extra": "forbid", "validate_assignment": True}
+
+    chroma_url: str = Field("", description="a Chroma server shared by a team, e.g. http://chroma.internal:8000 "
+                                            "(empty: the embedded store under <data_dir>/chroma)")
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _server_url(cls, v: str) -> str:
+        return _template_fields(v, set()) if v else v
 
 
 # Flat names of earlier versions (config file keys, load_settings flags) -> (group, field).
@@ -145,7 +193,8 @@ FLAT_NAMES: dict[str, tuple[str, str]] = {
     "digest_categories": ("digest", "categories"), "digest_max": ("digest", "max"),
     "digest_threshold": ("digest", "threshold"), "concurrency": ("digest", "concurrency"),
     "digest_profile": ("digest", "profile"), "digest_search_max": ("digest", "search_max"),
-    "site_url": ("digest", "site_url"),
+    "site_url": ("digest", "site_url"), "max_cost_usd": ("digest", "max_cost_usd"),
+    "log_full": ("llm", "log_full"), "chroma_url": ("store", "chroma_url"), "prices": ("cost", "prices"),
 }
 
 # Short environment names -> flat name (the long form DISSECT_<GROUP>__<FIELD> always works too).
@@ -162,8 +211,9 @@ ENV_ALIASES: dict[str, str] = {
     "DISSECT_DIGEST_THRESHOLD": "digest_threshold", "DISSECT_CONCURRENCY": "concurrency",
     "DISSECT_PROFILE": "digest_profile", "DISSECT_SITE_URL": "site_url",
     "DISSECT_DIGEST_SEARCH_MAX": "digest_search_max",
+    "DISSECT_MAX_COST": "max_cost_usd", "DISSECT_LOG_FULL": "log_full", "DISSECT_CHROMA_URL": "chroma_url",
 }
-GROUPS = ("llm", "sources", "critique", "digest", "paths")
+GROUPS = ("llm", "sources", "critique", "digest", "paths", "cost", "store")
 SECRET_FIELDS = {("llm", "api_key")}
 
 _ENV: ContextVar[Mapping[str, str] | None] = ContextVar("dissect_settings_env", default=None)
@@ -250,6 +300,8 @@ class Settings(BaseSettings):
     critique: CritiqueSettings = Field(default_factory=CritiqueSettings, description="how a dissection is checked")
     digest: DigestSettings = Field(default_factory=DigestSettings, description="the daily digest")
     paths: PathSettings = Field(default_factory=PathSettings, description="where data and reports are written")
+    cost: CostSettings = Field(default_factory=CostSettings, description="model prices, for costs and caps")
+    store: StoreSettings = Field(default_factory=StoreSettings, description="the related-writing store")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,

@@ -1,8 +1,8 @@
-"""Retrieval quality of the store over corpus/notes: recall@5 and MRR on a hand-labelled query set.
+"""Retrieval quality of the store over agent/data/notes: recall@5 and MRR on a hand-labelled query set.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/retrieval_quality.py [--k 5] [-v]
 
-Ingests corpus/notes into a fresh temporary store, runs every query in bench/data/retrieval_labels.json and
+Ingests agent/data/notes into a fresh temporary store, runs every query in bench/data/retrieval_labels.json and
 ranks documents by their best chunk. recall@k = share of a query's relevant notes among the top k documents
 (averaged over queries); MRR = mean of 1/rank of the first relevant document.
 """
@@ -41,7 +41,7 @@ def main() -> None:
     labels = json.loads((ROOT / "bench" / "data" / "retrieval_labels.json").read_text())["queries"]
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp))
-        summary = ingest([str(ROOT / "corpus" / "notes")], settings, progress=False)
+        summary = ingest([str(ROOT / "agent" / "data" / "notes")], settings, progress=False)
         store = Store(settings)
         n_docs, n_chunks = len(summary.added), store.stats()["chunks"]
         recalls, rr = [], []

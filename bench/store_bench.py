@@ -7,7 +7,7 @@
 2. Fill the store to 1,000 and then 10,000 chunks (embedded paragraphs, added in bulk) and time 100 queries
    through Store.search (query embedding included) and with the query vector precomputed (Chroma alone):
    median and p95.
-Paragraphs are built by recombining sentences of corpus/notes with a fixed seed: realistic length and vocabulary.
+Paragraphs are built by recombining sentences of agent/data/notes with a fixed seed: realistic length and vocabulary.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from agent.settings import Settings  # noqa: E402
 
 def sentences() -> list[str]:
     out = []
-    for note in sorted((ROOT / "corpus" / "notes").glob("*.md")):
+    for note in sorted((ROOT / "agent" / "data" / "notes").glob("*.md")):
         body = note.read_text().split("---", 2)[-1]
         out += [s for s in re.split(r"(?<=[.!?])\s+", " ".join(body.split())) if len(s.split()) > 5]
     return out

@@ -1,4 +1,4 @@
-"""`cli.py ingest ...` and `cli.py corpus list|stats|remove|search`: the related-writing store from the shell."""
+"""`dissect ingest ...` and `dissect corpus list|stats|remove|search`: the related-writing store from the shell."""
 from __future__ import annotations
 
 import json
@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from agent.commands import terminal_safe
+from agent.data import notes_dir
 from agent.errors import InvalidSourceError
 
 
@@ -13,10 +14,12 @@ def cmd_ingest(args, settings) -> int:
     from agent.corpus.ingest import ingest, load_manifest
 
     sources = list(args.sources or [])
+    if args.bundled:
+        sources.append(str(notes_dir()))
     for manifest in args.manifest or []:
         sources += load_manifest(manifest)
     if not sources:
-        raise InvalidSourceError("nothing to ingest: give URLs, files or folders, or --manifest FILE")
+        raise InvalidSourceError("nothing to ingest: give URLs, files or folders, --manifest FILE or --bundled")
     summary = ingest(sources, settings, progress=sys.stderr.isatty() and not args.quiet, force=args.force)
     for line in summary.lines():
         print(line)
@@ -37,7 +40,7 @@ def cmd_list(args, settings) -> int:
         print(json.dumps(docs, indent=2, ensure_ascii=False))
         return 0
     if not docs:
-        print("the corpus is empty: add writing with `cli.py ingest URL|FILE|FOLDER`")
+        print("the corpus is empty: add writing with `dissect ingest URL|FILE|FOLDER` (or --bundled)")
     for d in docs:
         kind = "paper " if d["collection"] == "papers" else ""
         print(terminal_safe(f"{d['doc_id']}  {kind}{d['title'] or '(untitled)'}  [{d['chunks']} chunks]  {d['url']}"))
@@ -61,7 +64,7 @@ def cmd_remove(args, settings) -> int:
         removed = store.remove(str(Path(args.target).resolve()))
     if not removed:
         raise InvalidSourceError(f"nothing in the corpus has the id, URL or path {args.target!r} "
-                                 "(see `cli.py corpus list`)")
+                                 "(see `dissect corpus list`)")
     print(f"removed {removed} chunks of {args.target}")
     return 0
 
@@ -87,7 +90,9 @@ def register(subparsers) -> None:
     ing.add_argument("sources", nargs="*", metavar="SOURCE",
                      help="http(s) URL, RSS/Atom feed or sitemap URL, .md/.txt/.html/.pdf file, or folder")
     ing.add_argument("--manifest", action="append", metavar="FILE",
-                     help="a TOML list of sources, e.g. corpus/sources.toml (repeatable)")
+                     help="a TOML list of sources, e.g. agent/data/sources.toml (repeatable)")
+    ing.add_argument("--bundled", action="store_true",
+                     help="the notes shipped with dissect (13 short essays on alignment arguments; offline)")
     ing.add_argument("--force", action="store_true", help="re-embed documents even when unchanged")
     ing.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     ing.set_defaults(func=cmd_ingest)

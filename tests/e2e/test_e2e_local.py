@@ -67,13 +67,23 @@ def test_real_local_model_keeps_schema_under_prompt_injection(arxiv_server, tmp_
 
 
 def test_cli_on_embedded_defaults_with_a_local_file(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for k in ("DISSECT_BACKEND", "DISSECT_MODEL"):
+    """The installed `dissect` command, run from an unrelated folder with every default: the report goes to the
+    per-user data folder, which it names on stderr, and nothing is written to the working directory."""
+    command = Path(sys.executable).parent / "dissect"
+    assert command.exists(), "the package is not installed: make install (pip install -e .) creates `dissect`"
+    data_home = tmp_path / "xdg"
+    env = {**os.environ, "XDG_DATA_HOME": str(data_home)}
+    for k in ("DISSECT_BACKEND", "DISSECT_MODEL", "DISSECT_DATA_DIR", "DISSECT_REPORTS_DIR", "DISSECT_CONFIG"):
         env.pop(k, None)
-    p = subprocess.run([sys.executable, str(ROOT / "cli.py"), "dissect", str(ROOT / "examples/debate-oversight-essay.md")],
-                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=900)
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    p = subprocess.run([str(command), "dissect", str(ROOT / "examples/debate-oversight-essay.md")],
+                       capture_output=True, text=True, env=env, cwd=cwd, timeout=900)
     assert p.returncode == 0, p.stderr
-    report = tmp_path / p.stdout.strip()
+    report = Path(p.stdout.strip())
+    assert report.is_relative_to(data_home / "dissect" / "reports")
+    assert f"keeping data and reports in {data_home}" in p.stderr
+    assert not list(cwd.iterdir())
     text = report.read_text()
     assert "model: SmolLM2-135M-Instruct" in text and "## The core fallacy" in text
     assert "grounding_rate: 1.00" in text

@@ -3,14 +3,13 @@ and Jinja against the local fixture server. (tests/test_e2e_local.py runs the re
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
 
+from agent.cli_main import main as cli_main
 from agent.errors import InvalidSourceError, LLMError, SourceNotFoundError
 from agent.models import DissectionResult
 from agent.pipeline.run import dissect, make_llm
@@ -182,11 +181,19 @@ def test_related_writing_and_earlier_papers(arxiv_server, tmp_path):
     assert "similarity" in Path(outcome.report_path).read_text()
 
 
-# ---- the command line, as a user runs it ---------------------------------------------------------------
-def cli(args, env, cwd):
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
-    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], capture_output=True, text=True,
-                          env=full_env, cwd=cwd, timeout=120)
+# ---- the command line, as a user runs it (in-process: cli.main with the environment and working directory set) --
+@pytest.fixture
+def cli(monkeypatch, capsys):
+    def run_cli(args, env, cwd):
+        with monkeypatch.context() as m:
+            for name, value in env.items():
+                m.setenv(name, value)
+            m.chdir(cwd)
+            capsys.readouterr()
+            code = cli_main(args)
+            out, err = capsys.readouterr()
+        return SimpleNamespace(returncode=code, stdout=out, stderr=err)
+    return run_cli
 
 
 @pytest.fixture
@@ -195,12 +202,13 @@ def cli_env(arxiv_server, tmp_path):
     s = arxiv_settings(arxiv_server, tmp_path)
     env = {"DISSECT_BACKEND": "openai", "OPENAI_BASE_URL": srv.base_url, "DISSECT_MODEL": srv.model,
            "DISSECT_ARXIV_API_URL": s.sources.arxiv_api_url, "DISSECT_ARXIV_HTML_URL": s.sources.arxiv_html_url,
-           "DISSECT_ARXIV_PDF_URL": s.sources.arxiv_pdf_url, "DISSECT_ARXIV_DELAY": "0.05", "DISSECT_HTTP_RETRIES": "1"}
+           "DISSECT_ARXIV_PDF_URL": s.sources.arxiv_pdf_url, "DISSECT_ARXIV_DELAY": "0.05", "DISSECT_HTTP_RETRIES": "1",
+           "DISSECT_DATA_DIR": "data", "DISSECT_REPORTS_DIR": "reports"}  # relative: under the test's cwd
     yield env
     srv.close()
 
 
-def test_cli_dissect_prints_path_then_json(cli_env, tmp_path):
+def test_cli_dissect_prints_path_then_json(cli, cli_env, tmp_path):
     p = cli(["dissect", "2601.10160"], cli_env, tmp_path)
     assert p.returncode == 0, p.stderr
     path = tmp_path / p.stdout.strip()
@@ -217,7 +225,7 @@ def test_cli_dissect_prints_path_then_json(cli_env, tmp_path):
     ("missing-file.pdf", 2, "file not found"),
     ("ftp://example.org/x", 2, "unsupported URL scheme"),
 ])
-def test_cli_bad_input_is_one_line(cli_env, tmp_path, source, code, words):
+def test_cli_bad_input_is_one_line(cli, cli_env, tmp_path, source, code, words):
     p = cli(["dissect", source], cli_env, tmp_path)
     assert p.returncode == code
     lines = p.stderr.strip().splitlines()
@@ -225,7 +233,7 @@ def test_cli_bad_input_is_one_line(cli_env, tmp_path, source, code, words):
     assert "Traceback" not in p.stderr and not (tmp_path / "reports").exists()
 
 
-def test_cli_not_a_pdf_and_binary_file(cli_env, tmp_path):
+def test_cli_not_a_pdf_and_binary_file(cli, cli_env, tmp_path):
     fake_pdf = tmp_path / "paper.pdf"
     fake_pdf.write_text("<html>this is not a pdf</html>")
     binary = tmp_path / "blob.txt"
@@ -235,7 +243,7 @@ def test_cli_not_a_pdf_and_binary_file(cli_env, tmp_path):
         assert p.returncode == 5 and len(p.stderr.strip().splitlines()) == 1, p.stderr
 
 
-def test_cli_configured_backend_failure_is_an_error_not_a_switch(cli_env, tmp_path):
+def test_cli_configured_backend_failure_is_an_error_not_a_switch(cli, cli_env, tmp_path):
     env = {**cli_env, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "DISSECT_LLM_TIMEOUT": "2"}
     p = cli(["dissect", "2601.10160"], env, tmp_path)
     assert p.returncode == 6 and "cannot reach" in p.stderr
@@ -263,7 +271,7 @@ def test_untrusted_text_is_inert_in_markdown_and_html(tmp_path):
     assert str(tmp_path) not in html + index + md  # a local source is shown by name, never by its path
 
 
-def test_cli_global_options_work_after_the_command(cli_env, tmp_path):
+def test_cli_global_options_work_after_the_command(cli, cli_env, tmp_path):
     p = cli(["dissect", "2601.10160", "--out", "elsewhere", "-q"], cli_env, tmp_path)
     assert p.returncode == 0, p.stderr
     assert Path(p.stdout.strip()).is_relative_to(tmp_path / "elsewhere")

@@ -167,7 +167,7 @@ def test_ctrl_c_mid_ingest_keeps_whole_documents(tmp_path, settings, monkeypatch
 
 
 def test_manifest(tmp_path):
-    sources = load_manifest(ROOT / "corpus" / "sources.toml")
+    sources = load_manifest(ROOT / "agent" / "data" / "sources.toml")
     assert len(sources) >= 15 and all(s.startswith(("https://", "http://")) for s in sources)
     m = tmp_path / "m.toml"
     m.write_text('[[source]]\nurl = "https://example.org/a"\n[[source]]\npath = "notes"\n')
@@ -180,7 +180,7 @@ def test_manifest(tmp_path):
 
 
 def test_local_notes_corpus_ingests_offline(settings):
-    summary = ingest([str(ROOT / "corpus" / "notes")], settings, progress=False)
+    summary = ingest([str(ROOT / "agent" / "data" / "notes")], settings, progress=False)
     assert len(summary.added) >= 12 and not summary.failed
     for d in Store(settings).list_documents():
         assert d["author"] == "dissect contributors" and d["date"] and d["title"]

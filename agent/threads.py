@@ -1,0 +1,42 @@
+"""CPU thread counts for the local model (llama.cpp) and the embedder (onnxruntime) that degrade under load.
+
+Both libraries default to one thread per logical core and spin-wait between steps. On a machine that is doing
+other work, those spinning threads fight every other process for the same cores and a run slows down by an order
+of magnitude (a dissection took 620 s with all threads instead of 57 s with one, on 2 busy cores). So the default
+is at most half the usable cores (logical cores include SMT siblings, which add little to matrix work), never
+more than the cores that are idle right now, and at least one; the backends also switch spin-waiting off.
+`settings.llm.threads` (DISSECT_THREADS) overrides the choice.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (the affinity mask, e.g. a container's cpuset), else all of them."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def load_average() -> float:
+    """The one-minute load average; 0.0 where the platform has none."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return 0.0
+
+
+def auto_threads(cores: int | None = None, load: float | None = None) -> int:
+    """Half the usable cores, fewer when others are busy (never more than the idle ones), at least one."""
+    cores = usable_cores() if cores is None else max(1, cores)
+    load = load_average() if load is None else max(0.0, load)
+    idle = cores - math.ceil(load)
+    return max(1, min(cores // 2, idle))
+
+
+def choose_threads(configured: int | None) -> int:
+    """The thread count to use: the configured one when set (> 0), else `auto_threads()`."""
+    return configured if configured and configured > 0 else auto_threads()
