@@ -6,10 +6,13 @@ program-checked result that reports, JSON output, feeds and the HTML view render
 """
 from __future__ import annotations
 
+import copy
 from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
+
+from agent.publish.files import sha256, slugify
 
 SourceKind = Literal["arxiv", "web", "file"]
 TextOrigin = Literal["arxiv-html", "arxiv-pdf", "arxiv-abstract", "web", "pdf", "html", "markdown", "text"]
@@ -111,8 +114,6 @@ def draft_json_schema(n_related: int, quote_choices: list[str] | None = None) ->
     """The DissectionDraft schema tightened for one request: passage numbers within the passages actually shown,
     and, for a grounding revision, every quote restricted to an `enum` of real source sentences (grammar-constrained
     backends then cannot produce an unfound quote)."""
-    import copy
-
     schema = copy.deepcopy(DissectionDraft.model_json_schema())
     defs = schema["$defs"]
     n_related = min(n_related, DissectionDraft.model_fields["related"].metadata[0].max_length)
@@ -152,7 +153,10 @@ class Provenance(BaseModel):
     first_pass_grounding: float | None = None  # the same, for the model's first draft (before any revision)
     revised: bool = False
     context_fit: str = ""  # how the source text was fitted to the context window
-    source_sha256: str = ""  # of the full source text: a re-run with the same text, model and prompts reuses this
+    source_sha256: str = ""  # of the full source text
+    fingerprint: str = ""  # of everything that decides the output (agent.pipeline.stages.run_fingerprint): reuse key
+    cost_usd: float | None = None  # of this run's model calls (agent.pricing.cost_of); None: the price is unknown
+    threads: int | None = None  # CPU threads the local model ran on (None: not a CPU backend)
     generated_at: datetime
     tool_version: str
 
@@ -172,8 +176,6 @@ def result_slug(kind: str, source_id: str, title: str) -> str:
     """File name of a source's report and result. arXiv papers by id; other sources by a readable title prefix
     plus a hash of their locator, so that two essays with one title, or an essay titled like an arXiv id, never
     share a file."""
-    from agent.publish.files import sha256, slugify
-
     if kind == "arxiv":
         return slugify(source_id)
     return f"{slugify(title, 40)}-{sha256(source_id, 8)}"
@@ -193,3 +195,36 @@ class DissectionResult(BaseModel):
 
     def report_date(self) -> date:
         return self.provenance.generated_at.date()
+
+
+# ---- one paper's way through the pipeline -------------------------------------------------------------
+
+
+class PaperJob(BaseModel):
+    """Everything one paper's dissection has produced so far: JSON-safe, so the digest can keep it on disk between
+    stages and a killed run can resume from it. Stages fill it in order (agent.pipeline.stages)."""
+
+    source: str  # arXiv id, URL or file path, as given
+    ref: SourceRef | None = None
+    score: float | None = None  # relevance to the reader's profile, when a digest selected it
+    paper: Paper | None = None
+    related: list[Passage] = []
+    prompt_text: str = ""  # the source text fitted to the context window
+    context_fit: str = ""  # one line: how it was fitted
+    omitted_paragraphs: int = 0  # paragraphs fitting left out (data, never parsed back out of the text)
+    analysis: dict | None = None  # the model-free analysis (agent.analysis.Analysis dump)
+    messages: list[dict] = []  # the first critique call's messages
+    draft: DissectionDraft | None = None
+    quotes: list[QuoteCheck] = []
+    grounding: float = 0.0
+    first_pass_grounding: float = 0.0
+    revised: bool = False
+    extra: dict = {}  # what critique passes keep between passes (argument map, critic notes...)
+    result: DissectionResult | None = None
+    reused: bool = False
+    report_path: str = ""
+    stage_seconds: dict[str, float] = {}
+    calls: dict = {}  # agent.llm.structured.CallStats as a dict
+    notes: list[str] = []
+    error: str = ""  # set when the job failed: one line
+    error_exit: int = 0  # the failure's exit code (agent.errors)

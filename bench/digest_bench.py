@@ -27,7 +27,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent.digest.graph import run_digest  # noqa: E402
+from agent.digest.run import run_digest  # noqa: E402
 from agent.digest.window import resolve_window  # noqa: E402
 from tests.support.fixture_server import FixtureServer, Response, arxiv_settings  # noqa: E402
 from tests.support.openai_server import OpenAIFixture  # noqa: E402

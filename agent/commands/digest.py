@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 
 from agent.commands import progress_printer, terminal_safe
+from agent.pricing import TYPICAL_PAPER_CHARS, estimate_paper_cost, format_usd
 
 ALL_FAILED = 10
 
@@ -31,8 +32,21 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+def cost_estimate_line(settings, n_selected: int) -> str:
+    """What dissecting the selected papers may cost at most, and the cap, for the dry run."""
+    per_paper = estimate_paper_cost(settings, TYPICAL_PAPER_CHARS)
+    cap = settings.digest.max_cost_usd
+    model = settings.llm.model or settings.llm.backend
+    total = None if per_paper is None else per_paper * n_selected
+    line = (f"estimated cost: up to {format_usd(per_paper)} a paper, {format_usd(total)} for {n_selected} "
+            f"with {model}")
+    if per_paper is None:
+        line += " (no price known for it: set cost.prices, see `dissect config --prices`)"
+    return line + (f"; cap {format_usd(cap)}" if cap else "; no cap (--max-cost)")
+
+
 def _dry_run(args, settings, window, opts) -> int:
-    from agent.digest.graph import plan_digest
+    from agent.digest.run import plan_digest
 
     ranked, skipped = plan_digest(settings, window, max_n=args.max, force=args.force, opts=opts)
     if args.json:
@@ -46,19 +60,25 @@ def _dry_run(args, settings, window, opts) -> int:
         print(f"{mark}{i:3d}. {r.score:.3f}  {r.id:<12} {terminal_safe(title)[:90]}")
     for s in skipped:
         print(f"  skip  {s['id']:<12} {s['why']}")
+    print(cost_estimate_line(settings, sum(1 for r in ranked if r.selected)))
     if not ranked:
         print("nothing new in this window (yet)")
     return 0
 
 
 def cmd_digest(args, settings) -> int:
-    from agent.digest.graph import run_digest
-    from agent.digest.window import DigestOptions, digest_logging, resolve_window
+    from agent.digest.run import run_digest
+    from agent.digest.logfile import digest_logging
+    from agent.digest.window import DigestOptions, resolve_window
     from agent.errors import ConfigError, DissectError
     from agent.publish.lock import RunLock
 
     if args.max is not None and args.max < 0:
         raise ConfigError("--max must be 0 or more")
+    if args.max_cost is not None:
+        if args.max_cost < 0:
+            raise ConfigError("--max-cost must be 0 or more (0: no cap)")
+        settings.digest.max_cost_usd = args.max_cost
     window = resolve_window(day=args.date, since=args.since)
     opts = DigestOptions.for_settings(settings)
     if args.dry_run:
@@ -96,6 +116,9 @@ def register(subparsers) -> None:
                       help="cover every paper submitted from this day to today (catching up)")
     p.add_argument("--max", type=int, metavar="N", help="dissect at most N papers for the day, counting earlier runs of the day (default: digest_max)")
     p.add_argument("--dry-run", action="store_true", help="print the ranked list with scores and do nothing else")
+    p.add_argument("--max-cost", type=float, metavar="USD",
+                   help="stop dissecting (and publish what is done) when the next paper would take the day's model "
+                        "cost past USD (default: digest.max_cost_usd; 0: no cap)")
     p.add_argument("--json", action="store_true", help="machine-readable output (with --dry-run: the ranked list)")
     p.add_argument("--force", action="store_true",
                    help="re-dissect papers already dissected and start the day's run over")

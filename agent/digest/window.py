@@ -1,5 +1,4 @@
-"""When the digest runs and what it covers: the announcement-day window rule, the digest's own options, and
-its rotating log file.
+"""When the digest runs and what it covers: the announcement-day window rule and the digest's own options.
 
 The window rule: arXiv announces new submissions Sunday to Thursday at 20:00 US Eastern, i.e. on the mornings
 (UTC) of Monday to Friday. The digest for announcement day A (default: today, UTC; a Saturday or Sunday means
@@ -10,13 +9,10 @@ dedupe keeps a paper from being listed twice. `--since D` covers D to today inst
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 from agent.errors import ConfigError
-from agent.settings import Settings
 
 MAX_SINCE_DAYS = 31
 
@@ -91,52 +87,3 @@ def resolve_window(day: date | None = None, since: date | None = None, today: da
         raise ConfigError(f"--date {day} is in the future")
     day = announcement_day(day)
     return Window(day, *default_window(day))
-
-
-class _LevelFilter(logging.Filter):
-    def __init__(self, level: int):
-        super().__init__()
-        self.level = level
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= self.level and not getattr(record, "file_only", False)
-
-
-class digest_logging:
-    """`with digest_logging(settings, opts):` the dissect loggers write INFO and up to
-    <data_dir>/logs/digest.log (rotated at opts.log_max_bytes, opts.log_backups kept); stderr keeps the
-    level cli.py chose (warnings, or everything with -v)."""
-
-    def __init__(self, settings: Settings, opts: DigestOptions | None = None):
-        self.settings, self.opts = settings, opts or DigestOptions.for_settings(settings)
-
-    def __enter__(self) -> Path:
-        from logging.handlers import RotatingFileHandler
-
-        from agent.publish.files import StorageError
-
-        path = Path(self.settings.log_dir) / "digest.log"
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.handler = RotatingFileHandler(path, maxBytes=self.opts.log_max_bytes,
-                                               backupCount=self.opts.log_backups, encoding="utf-8")
-        except OSError as exc:
-            raise StorageError(f"cannot open the digest log {path}: {exc.strerror or exc}") from None
-        self.handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
-        self.handler.setLevel(logging.INFO)
-        self.logger = logging.getLogger("dissect")
-        self.saved = (self.logger.level, self.logger.filters[:])
-        root_level = logging.getLogger().getEffectiveLevel()
-        self.stderr_filter = _LevelFilter(root_level)
-        for h in logging.getLogger().handlers:  # INFO for the file must not make stderr chatty under cron
-            h.addFilter(self.stderr_filter)
-        self.logger.setLevel(logging.INFO)
-        self.logger.addHandler(self.handler)
-        return path
-
-    def __exit__(self, *exc) -> None:
-        self.logger.removeHandler(self.handler)
-        self.handler.close()
-        self.logger.setLevel(self.saved[0])
-        for h in logging.getLogger().handlers:
-            h.removeFilter(self.stderr_filter)

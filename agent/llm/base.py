@@ -5,6 +5,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.fingerprint import weights_digest
+
 
 @dataclass
 class Request:
@@ -47,10 +49,23 @@ class LLMBackend(ABC):
                 out.append(exc)
         return out
 
+    def identity(self) -> dict[str, Any]:
+        """What decides this backend's output besides the request (agent.fingerprint): kind, endpoint, the weights'
+        digest or the remote model's name, thread count and context window."""
+        return {"backend": self.name, "model": self.model, "endpoint": getattr(self, "base_url", None) or "",
+                "weights": weights_digest(getattr(self, "path", None)), "threads": getattr(self, "threads", 0),
+                "context_tokens": self.context_tokens}
+
     def count_tokens(self, text: str) -> int:
         """Tokens `text` takes in this model. The default is a conservative estimate (3.2 chars/token);
         backends with a tokenizer at hand override it."""
         return int(len(text) / 3.2) + 1
 
-    def close(self) -> None:
-        pass
+    def close(self) -> None:  # noqa: B027 - most backends start nothing
+        """Stop what this backend started (servers, threads, clients). Safe to call twice."""
+
+    def __enter__(self) -> LLMBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

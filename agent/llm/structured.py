@@ -1,18 +1,25 @@
 """Structured generation on top of any backend: validate against a pydantic model, retry invalid output,
-cache by (model, prompt hash), and log every call (model, tokens in/out, seconds) to data/logs/llm.jsonl."""
+cache by the request's fingerprint (agent.fingerprint), and log every call (model, tokens in/out, seconds) to
+<data_dir>/logs/llm.jsonl.
+
+`generate` is one request; `generate_batch` sends many through the backend's `complete_batch` (one padded batch on
+the gpu backend, concurrent requests on the openai backend), retries the invalid ones as a batch again, and returns
+each item's object or its error, so that one bad reply never sinks the others.
+"""
 from __future__ import annotations
 
 import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from agent.errors import LLMError
+from agent.fingerprint import request_fingerprint
 from agent.llm.base import Completion, LLMBackend, Request
-from agent.publish.files import DiskCache, append_line, sha256
+from agent.publish.files import DiskCache, append_line
 from agent.publish.render import render_prompt
 
 log = logging.getLogger("dissect.llm")
@@ -37,6 +44,13 @@ class CallStats:
         self.seconds += c.seconds
         self.model = c.model or self.model
 
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "errors"}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> CallStats:
+        return cls(**{k: v for k, v in (d or {}).items() if k in cls.__dataclass_fields__})
+
 
 def parse_json_reply(text: str) -> object:
     """Parse a model's JSON reply; tolerate a Markdown code fence around it (common with unconstrained servers)."""
@@ -47,12 +61,40 @@ def parse_json_reply(text: str) -> object:
     return json.loads(s)
 
 
+@dataclass
+class Ask(Generic[T]):
+    """One structured request: messages, the pydantic model the reply must validate as, and the (possibly
+    tightened) JSON schema sent to the backend."""
+
+    messages: list[dict]
+    output: type[T]
+    max_tokens: int
+    schema: dict | None = None
+    temperature: float = 0.0
+    stats: CallStats | None = None  # the caller's counters (per paper)
+
+
+@dataclass
+class _Attempt:
+    ask: Ask
+    convo: list[dict]
+    first_key: str = ""
+    problem: str = ""
+    result: Any = None  # the validated object, or an LLMError
+
+
 class StructuredLLM:
     def __init__(self, backend: LLMBackend, cache: DiskCache, log_path, *, retries: int = 2):
         self.backend = backend
         self.cache = cache
         self.log_path = log_path
         self.retries = retries
+        self._identity: dict[str, Any] | None = None
+
+    def identity(self) -> dict[str, Any]:
+        if self._identity is None:
+            self._identity = self.backend.identity()
+        return self._identity
 
     @staticmethod
     def _from_cache(entry: dict) -> Completion | None:
@@ -63,11 +105,7 @@ class StructuredLLM:
             return None
 
     def _key(self, req: Request) -> str:
-        blob = json.dumps(
-            [self.backend.name, self.backend.model, req.messages, req.schema, req.max_tokens, req.temperature],
-            sort_keys=True,
-        )
-        return sha256(blob, 40)
+        return request_fingerprint(self.identity(), req.messages, req.schema, req.max_tokens, req.temperature)
 
     def _log(self, req_key: str, c: Completion, ok: bool, note: str = "") -> None:
         entry = {
@@ -88,41 +126,70 @@ class StructuredLLM:
         log.info("llm %s %s in=%d out=%d %.1fs%s", self.backend.name, c.model, c.tokens_in, c.tokens_out,
                  c.seconds, " (cached)" if c.cached else "")
 
+    # -- one request ------------------------------------------------------------------------------------
     def generate(self, messages: list[dict], schema_model: type[T], *, max_tokens: int, temperature: float = 0.0,
                  force: bool = False, stats: CallStats | None = None, schema: dict | None = None) -> T:
         """One validated object of `schema_model`. Invalid output is retried with the validation error shown to
         the model; after `retries` extra attempts it is an LLMError."""
-        stats = stats if stats is not None else CallStats()
-        schema = schema or schema_model.model_json_schema()  # a tightened schema must still validate as the model
-        convo = list(messages)
-        problem = ""
-        first_key = ""
+        ask = Ask(messages, schema_model, max_tokens, schema, temperature, stats)
+        out = self.generate_batch([ask], force=force)[0]
+        if isinstance(out, Exception):
+            raise out
+        return out
+
+    # -- many requests ----------------------------------------------------------------------------------
+    def generate_batch(self, asks: list[Ask], *, force: bool = False) -> list[Any]:
+        """Each ask's validated object, or the LLMError it ended with. Cached replies are served without a model
+        call; the rest go to the backend as one batch per attempt."""
+        todo = [_Attempt(a, list(a.messages)) for a in asks]
+        pending = list(todo)
         for attempt in range(self.retries + 1):
-            req = Request(messages=convo, schema=schema, max_tokens=max_tokens,
-                          temperature=temperature if attempt == 0 else max(temperature, 0.4))
-            key = self._key(req)
-            first_key = first_key or key
-            cached = None if force else self.cache.get_json("llm", key)
-            c = self._from_cache(cached) if cached is not None else None
-            if c is None:
-                c = self.backend.complete(req)
-            stats.add(c)
-            try:
-                obj = schema_model.model_validate(parse_json_reply(c.text))
-            except (ValueError, ValidationError) as exc:
-                problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                if c.finish_reason == "length":
-                    problem = f"reply cut off at max_tokens ({max_tokens}): {problem}"
-                self._log(key, c, ok=False, note=problem)
-                stats.errors.append(problem)
-                convo = [*messages, {"role": "assistant", "content": c.text[:2000]},
-                         {"role": "user", "content": render_prompt("retry", problem=problem)}]
-                continue
-            if not c.cached:
-                # cached under the first attempt's key too, so a re-run skips the failed attempts as well
-                entry = {k: v for k, v in c.__dict__.items() if k != "cached"}
-                for k in {key, first_key}:
-                    self.cache.put_json("llm", k, entry)
-            self._log(key, c, ok=True)
-            return obj
-        raise LLMError(f"model {self.backend.model} returned invalid JSON {self.retries + 1} times: {problem}")
+            if not pending:
+                break
+            reqs = [Request(messages=p.convo, schema=p.ask.schema or p.ask.output.model_json_schema(),
+                            max_tokens=p.ask.max_tokens,
+                            temperature=p.ask.temperature if attempt == 0 else max(p.ask.temperature, 0.4))
+                    for p in pending]
+            keys = [self._key(r) for r in reqs]
+            replies: list[Completion | Exception | None] = []
+            for k in keys:
+                cached = None if force else self.cache.get_json("llm", k)
+                replies.append(self._from_cache(cached) if cached is not None else None)
+            misses = [i for i, r in enumerate(replies) if r is None]
+            if misses:
+                fresh = self.backend.complete_batch([reqs[i] for i in misses])
+                for i, c in zip(misses, fresh, strict=True):
+                    replies[i] = c
+            still: list[_Attempt] = []
+            for p, req, key, c in zip(pending, reqs, keys, replies, strict=True):
+                p.first_key = p.first_key or key
+                if isinstance(c, Exception) or c is None:
+                    p.result = c if isinstance(c, LLMError) else LLMError(f"model {self.backend.model} failed: {c}")
+                    continue
+                if p.ask.stats is not None:
+                    p.ask.stats.add(c)
+                try:
+                    p.result = p.ask.output.model_validate(parse_json_reply(c.text))
+                except (ValueError, ValidationError) as exc:
+                    problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                    if c.finish_reason == "length":
+                        problem = f"reply cut off at max_tokens ({req.max_tokens}): {problem}"
+                    self._log(key, c, ok=False, note=problem)
+                    if p.ask.stats is not None:
+                        p.ask.stats.errors.append(problem)
+                    p.problem = problem
+                    p.convo = [*p.ask.messages, {"role": "assistant", "content": c.text[:2000]},
+                               {"role": "user", "content": render_prompt("retry", problem=problem)}]
+                    still.append(p)
+                    continue
+                if not c.cached:
+                    # cached under the first attempt's key too, so a re-run skips the failed attempts as well
+                    entry = {k: v for k, v in c.__dict__.items() if k != "cached"}
+                    for k in {key, p.first_key}:
+                        self.cache.put_json("llm", k, entry)
+                self._log(key, c, ok=True)
+            pending = still
+        for p in pending:
+            p.result = LLMError(f"model {self.backend.model} returned invalid JSON {self.retries + 1} times: "
+                                f"{p.problem}")
+        return [p.result for p in todo]

@@ -1,15 +1,17 @@
-"""The dissect job as a function: what cli.py, the digest and the benchmarks call."""
+"""The dissect job as a function: what the dissect command, the benchmarks and the harnesses call."""
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from agent.llm import LLMBackend, get_backend
-from agent.llm.structured import CallStats, StructuredLLM
-from agent.models import DissectionResult
+from agent.corpus.store import Store
+from agent import llm as backends
+from agent.llm import LLMBackend
+from agent.llm.structured import StructuredLLM
+from agent.models import DissectionResult, PaperJob
 from agent.pipeline.graph import build_dissect_graph
-from agent.pipeline.state import DissectContext
+from agent.pipeline.state import RunContext
 from agent.publish.files import DiskCache
 from agent.settings import Settings
 
@@ -18,6 +20,7 @@ from agent.settings import Settings
 class DissectOutcome:
     result: DissectionResult
     report_path: str
+    job: PaperJob
 
 
 @lru_cache(maxsize=1)
@@ -26,14 +29,22 @@ def _graph():
 
 
 def make_llm(settings: Settings, backend: LLMBackend | None = None) -> StructuredLLM:
-    backend = backend or get_backend(settings)
+    backend = backend or backends.get_backend(settings)  # looked up at call time: tests swap the registry
     return StructuredLLM(backend, DiskCache(settings.cache_dir), settings.log_dir / "llm.jsonl",
                          retries=settings.llm.retries)
 
 
 def dissect(source: str, settings: Settings, *, force: bool = False, llm: StructuredLLM | None = None,
-            store=None, progress: Callable[[str], None] = lambda _m: None) -> DissectOutcome:
-    ctx = DissectContext(settings=settings, llm=llm or make_llm(settings), force=force, progress=progress,
-                         stats=CallStats(), store=store)
-    state = _graph().invoke({"source": source}, context=ctx)
-    return DissectOutcome(result=state["result"], report_path=state["report_path"])
+            store: Store | None = None, progress: Callable[[str], None] = lambda _m: None) -> DissectOutcome:
+    """Dissect one source and publish its report. The model is closed afterwards unless the caller passed it."""
+    own = llm is None
+    llm = llm or make_llm(settings)
+    ctx = RunContext(settings=settings, llm=llm, force=force, progress=progress, store=store)
+    try:
+        state = _graph().invoke({"source": source}, context=ctx)
+    finally:
+        if own:
+            llm.backend.close()
+    job: PaperJob = state["job"]
+    assert job.result is not None
+    return DissectOutcome(result=job.result, report_path=job.report_path, job=job)

@@ -1,18 +1,15 @@
-"""Graph state: a narrow input (what the caller gives) and the full state the nodes fill in."""
+"""What the dissect pipeline carries: the job (agent.models.PaperJob, the state) and the run-time context (not
+state: settings, the model, the store, progress), passed to every stage and graph node."""
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Annotated, TypedDict
+from dataclasses import dataclass
+from typing import TypedDict
 
-from agent.llm.structured import CallStats, StructuredLLM
-from agent.models import DissectionDraft, DissectionResult, Paper, Passage, QuoteCheck, SourceRef
+from agent.corpus.store import Store
+from agent.llm.structured import StructuredLLM
+from agent.models import PaperJob
 from agent.settings import Settings
-
-
-def merge_dicts(a: dict, b: dict) -> dict:
-    return {**(a or {}), **(b or {})}
 
 
 class DissectInput(TypedDict):
@@ -20,30 +17,20 @@ class DissectInput(TypedDict):
 
 
 class DissectState(DissectInput, total=False):
-    ref: SourceRef
-    paper: Paper
-    prompt_text: str  # the source text fitted to the context window
-    context_fit: str
-    related: list[Passage]
-    messages: list[dict]
-    draft: DissectionDraft
-    quotes: list[QuoteCheck]
-    grounding: float
-    first_pass_grounding: float
-    revised: bool
-    result: DissectionResult
-    report_path: str
-    stage_seconds: Annotated[dict[str, float], merge_dicts]
-    notes: Annotated[list[str], operator.add]
+    job: PaperJob
 
 
 @dataclass
-class DissectContext:
-    """Run-time dependencies, passed to every node (LangGraph's runtime context), not part of the state."""
+class RunContext:
+    """Run-time dependencies (LangGraph's runtime context for the dissect graph; the digest passes the same)."""
 
     settings: Settings
     llm: StructuredLLM
     force: bool = False
     progress: Callable[[str], None] = lambda _msg: None
-    stats: CallStats = field(default_factory=CallStats)
-    store: object | None = None  # agent.store.Store, opened lazily by the retrieve node
+    store: Store | None = None  # opened on first use by the stages that need it
+
+    def open_store(self) -> Store:
+        if self.store is None:
+            self.store = Store(self.settings)
+        return self.store

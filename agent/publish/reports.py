@@ -62,6 +62,14 @@ def save_report(result: DissectionResult, settings: Settings) -> Path:
     return path
 
 
+def published_report(settings: Settings, slug: str) -> Path | None:
+    """The published report of a source, if there is one (also where earlier versions put it, in date folders)."""
+    path = inside(settings.paths.reports_dir, REPORTS_FOLDER, slugify(slug) + ".md")
+    if path.exists():
+        return path
+    return next(iter(Path(settings.paths.reports_dir).glob(f"[0-9]*/{slugify(slug)}.md")), None)
+
+
 def front_matter(path: Path) -> dict:
 
     try:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import cli
-from agent.digest.graph import plan_digest, run_digest
+from agent.digest.run import plan_digest, run_digest
 from agent.digest.window import resolve_window
 from agent.errors import ConfigError, InvalidSourceError, LLMError, LockError
 from agent.publish.files import StorageError
@@ -283,7 +283,7 @@ def test_killed_digest_resumes_without_redoing_finished_papers(server, tmp_path)
         deadline = time.monotonic() + 60
         reports: list[Path] = []
         while not reports and time.monotonic() < deadline and proc.poll() is None:
-            reports = [p for p in s.paths.reports_dir.glob("20*/*.md")]
+            reports = [p for p in s.paths.reports_dir.glob("papers/*.md")]
             time.sleep(0.05)
         assert reports, proc.communicate(timeout=5)
         proc.send_signal(signal.SIGKILL)
@@ -305,8 +305,10 @@ def test_killed_digest_resumes_without_redoing_finished_papers(server, tmp_path)
         first_line = first["scan"]["first_line"]
         assert not any(first_line in fenced_source(r) for r in llm.requests[before:])  # its model call: not repeated
         assert any(first_line in fenced_source(r) for r in llm.requests[:before])
-        assert len(llm.requests) - before == 2  # one call for each paper that was not finished
-        assert len(list(s.paths.reports_dir.glob("20*/*.md"))) == 3
+        # stage-wise: every model call was made (as one batch) before the first report was published, so the
+        # resumed run publishes the rest without calling the model again
+        assert len(llm.requests) - before == 0
+        assert len(list(s.paths.reports_dir.glob("papers/*.md"))) == 3
     finally:
         llm.close()
 
@@ -320,11 +322,8 @@ def fenced_source(request: dict) -> str:
 
 
 # ---- batching -----------------------------------------------------------------------------------------------
-def test_concurrent_requests_are_coalesced_into_batches():
-    import threading
-
-    from agent.batching import CoalescingBackend
-    from agent.llm.base import Request
+def test_model_requests_of_a_digest_go_as_one_batch_per_pass(server, tmp_path):
+    """Stage-wise: fetch all, then every paper's model request in one complete_batch (no timing coalescer)."""
 
     class Recording(FakeBackend):
         name = "gpu"
@@ -337,25 +336,16 @@ def test_concurrent_requests_are_coalesced_into_batches():
             self.batch_sizes.append(len(requests))
             return super().complete_batch(requests)
 
-    inner = Recording()
-    wrapped = CoalescingBackend(inner, max_batch=4, window_s=0.3)
-    prompt = "x <<<SOURCE_TEXT\nA sentence long enough to be quoted by the fake critic here.\nSOURCE_TEXT>>>"
-    outs = []
-    threads = [threading.Thread(target=lambda: outs.append(wrapped.complete(
-        Request(messages=[{"role": "system", "content": ""}, {"role": "user", "content": prompt}]))))
-        for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
-    wrapped.close()
-    assert len(outs) == 4 and inner.batch_sizes == [4] and wrapped.name == "gpu"
+    backend = Recording()
+    rec = run_digest(settings_for(server, tmp_path), window(), backend=backend).record
+    assert len(rec["dissected"]) == 3 and backend.batch_sizes == [3]
 
 
 def test_feed_stays_well_formed_with_hostile_text(tmp_path):
     from datetime import datetime
 
-    from agent.publish.digest_page import DigestRecord, Entry, feed_xml
+    from agent.digest.record import DigestRecord, Entry
+    from agent.publish.digest_page import feed_xml
     from agent.settings import Settings
 
     s = Settings(data_dir=tmp_path / "data", reports_dir=tmp_path / "reports")
