@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from agent.digest.record import DigestRecord, Entry, Other
 from agent.llm import default_model_for
 from agent.models import (
     CoreFallacy,
@@ -23,7 +24,6 @@ from agent.models import (
     QuoteCheck,
     SourceScan,
 )
-from agent.publish.digest_page import DigestRecord, Entry, Other
 from agent.publish.files import DiskCache, write_json
 from agent.publish.reports import report_markdown
 
