@@ -163,11 +163,12 @@ class ReportView:
 
 
 def _markdown_report(reports_dir: Path, date: str, slug: str) -> Path | None:
-    """Where the Markdown report is: its date folder, else any one folder down (the layout may group them)."""
-    first = reports_dir / date / f"{slug}.md"
-    if first.is_file():
-        return first
-    return next((p for p in sorted(reports_dir.glob(f"*/{slug}.md")) if p.parent.name != "site"), None)
+    """Where the Markdown report is: reports/papers/ (agent.publish.reports.REPORTS_FOLDER; not imported, reports
+    imports the site), else a date folder, where earlier versions put it."""
+    for path in (reports_dir / "papers" / f"{slug}.md", reports_dir / date / f"{slug}.md"):
+        if path.is_file():
+            return path
+    return None
 
 
 def report_view(result: DissectionResult, *, demo: bool, categories: list[str], reports_dir: Path) -> ReportView:

@@ -25,7 +25,7 @@ from agent.models import (
     SourceScan,
 )
 from agent.publish.files import DiskCache, write_json
-from agent.publish.reports import report_markdown
+from agent.publish.reports import REPORTS_FOLDER, report_markdown
 
 PRIVATE_DIR = "/home/alice/private/drafts"
 HOSTILE_TITLE = ('</script><script>alert(1)</script> <img src=x onerror=alert(2)> Sycophancy "solved"'
@@ -110,7 +110,7 @@ def _entry(result: DissectionResult, score: float) -> Entry:
     d = result.dissection
     return Entry(id=result.scan.source_id, title=result.scan.title, url=result.scan.url, score=score,
                  status="dissected", authors=result.scan.authors,
-                 report=f"{result.report_date().isoformat()}/{result.slug}.md", gist=d.claims, verdict=d.verdict,
+                 report=f"{REPORTS_FOLDER}/{result.slug}.md", gist=d.claims, verdict=d.verdict,
                  fallacy=d.core_fallacy.name, grounding=result.provenance.grounding_rate,
                  text_origin=result.scan.text_origin, generated_at=result.provenance.generated_at)
 
@@ -145,7 +145,7 @@ def write_history(data_dir: Path, reports_dir: Path) -> list[DissectionResult]:
     results = fixture_results()
     for r in results:
         write_json(Path(data_dir) / "results" / f"{r.slug}.json", r.model_dump(mode="json"))
-        md = Path(reports_dir) / r.report_date().isoformat() / f"{r.slug}.md"
+        md = Path(reports_dir) / REPORTS_FOLDER / f"{r.slug}.md"
         md.parent.mkdir(parents=True, exist_ok=True)
         md.write_text(report_markdown(r), encoding="utf-8")
     for rec in fixture_records(results):

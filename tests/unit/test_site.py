@@ -317,11 +317,11 @@ def test_the_old_html_view_redirects_to_the_site(tmp_path):
 def test_markdown_report_and_index_are_honest_and_link_the_site(built):
     reports_dir = Path(built.settings.paths.reports_dir)
     essay = next(r for r in fixture_results() if r.scan.kind == "file")
-    md = (reports_dir / essay.report_date().isoformat() / f"{essay.slug}.md").read_text()
+    md = (reports_dir / "papers" / f"{essay.slug}.md").read_text()
     assert PRIVATE_DIR not in md and "shutdown-essay.md" in md
-    demo_md = (reports_dir / "2026-01-14" / "2601-12007.md").read_text()
+    demo_md = (reports_dir / "papers" / "2601-12007.md").read_text()
     assert "demo_model: true" in demo_md and "**Demo model.**" in demo_md
-    debate_md = (reports_dir / "2026-01-14" / "2601-11234.md").read_text()
+    debate_md = (reports_dir / "papers" / "2601-11234.md").read_text()
     assert "demo" not in debate_md.lower()
     assert debate_md.count("Notes on corrigibility") == 1 and "(2 passages)" in debate_md
     digest = next(r for r in fixture_records(fixture_results()) if r.date == "2026-01-14")
