@@ -23,8 +23,8 @@ from pathlib import Path
 from filelock import FileLock
 
 from agent.digest.ranking import load_profile
-from agent.errors import ConfigError
 from agent.digest.record import DigestRecord, load_records
+from agent.errors import ConfigError
 from agent.publish.files import DiskCache, StorageError, atomic_write_text
 from agent.publish.render import ORIGIN_LABELS, TEMPLATES, is_demo_model, render, safe_url
 from agent.publish.site_data import (
