@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 
 from agent.errors import ConfigError, LLMError
 from agent.llm.base import Completion, LLMBackend, Request
+from agent.publish.render import render_prompt
 from agent.settings import Settings
 
 FORMATS = ("json_schema", "json_object+schema", "json_object")
@@ -27,8 +29,6 @@ def _response_format(kind: str, schema: dict) -> dict:
 
 
 def _with_schema_hint(messages: list[dict], schema: dict) -> list[dict]:
-    from agent.publish.render import render_prompt
-
     hint = render_prompt("schema_hint", schema=json.dumps(schema))
     return [*messages[:-1], {**messages[-1], "content": messages[-1]["content"] + "\n\n" + hint}]
 
@@ -57,6 +57,10 @@ class OpenAIBackend(LLMBackend):
         self._async_kwargs = kwargs
         self.concurrency = max(1, settings.digest.concurrency)
         self._format: str | None = None  # the structured-output format this server accepted
+        self._async_clients: dict[int, tuple[asyncio.AbstractEventLoop, object]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._loop_lock = threading.Lock()
 
     # -- helpers ----------------------------------------------------------------------------------------
     def _where(self) -> str:
@@ -132,32 +136,66 @@ class OpenAIBackend(LLMBackend):
         raise self._translate(last) if last else LLMError("no structured-output format accepted")
 
     def complete_batch(self, requests: list[Request]) -> list[Completion | Exception]:
-        """Concurrent requests through the async client, at most `concurrency` in flight."""
+        """Concurrent requests, at most `concurrency` in flight, for sync callers (the pipeline). They run on this
+        backend's own event-loop thread, so a caller that already runs a loop (a notebook) is not disturbed, and
+        one async client serves every batch. Async callers use `acomplete_batch`."""
         if len(requests) <= 1 or self.concurrency == 1:
             return super().complete_batch(requests)
         if self._format is None and any(r.schema is not None for r in requests):
             # learn the structured-output format on the first request, then fan out the rest
             first = super().complete_batch(requests[:1])
             return first + self.complete_batch(requests[1:])
-        return asyncio.run(self._batch(requests))
+        return asyncio.run_coroutine_threadsafe(self.acomplete_batch(requests), self._background_loop()).result()
 
-    async def _batch(self, requests: list[Request]) -> list[Completion | Exception]:
-        client = self._openai.AsyncOpenAI(**self._async_kwargs)
+    async def acomplete(self, request: Request) -> Completion:
+        """One request from async code (the structured-output format must be known: see complete)."""
+        fmt = self._format if request.schema is not None else None
+        t0 = time.perf_counter()
+        try:
+            resp = await self._async_client().chat.completions.create(**self._kwargs(request, fmt))
+        except Exception as exc:  # noqa: BLE001 - translated
+            raise self._translate(exc) from None
+        return self._completion(resp, time.perf_counter() - t0)
+
+    async def acomplete_batch(self, requests: list[Request]) -> list[Completion | Exception]:
         sem = asyncio.Semaphore(self.concurrency)
 
         async def one(req: Request) -> Completion | Exception:
             async with sem:
-                t0 = time.perf_counter()
                 try:
-                    fmt = self._format if req.schema is not None else None
-                    resp = await client.chat.completions.create(**self._kwargs(req, fmt))
-                    return self._completion(resp, time.perf_counter() - t0)
+                    return await self.acomplete(req)
                 except LLMError as exc:
                     return exc
-                except Exception as exc:  # noqa: BLE001
-                    return self._translate(exc)
 
-        try:
-            return list(await asyncio.gather(*(one(r) for r in requests)))
-        finally:
-            await client.close()
+        return list(await asyncio.gather(*(one(r) for r in requests)))
+
+    # -- lifetime ---------------------------------------------------------------------------------------
+    def _async_client(self):
+        """One AsyncOpenAI client per event loop (an httpx async client belongs to the loop it was first used in)."""
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(id(loop))
+        if client is None:
+            client = self._async_clients[id(loop)] = (loop, self._openai.AsyncOpenAI(**self._async_kwargs))
+        return client[1]
+
+    def _background_loop(self) -> asyncio.AbstractEventLoop:
+        with self._loop_lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(target=self._loop.run_forever, name="dissect-openai", daemon=True)
+                self._thread.start()
+            return self._loop
+
+    def close(self) -> None:
+        """Close the clients and stop the event-loop thread this backend started."""
+        self.client.close()
+        loop, thread = self._loop, self._thread
+        if loop is not None and thread is not None:
+            for owner, client in list(self._async_clients.values()):
+                if owner is loop:
+                    asyncio.run_coroutine_threadsafe(client.close(), loop).result(timeout=10)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=10)
+            loop.close()
+        self._loop = self._thread = None
+        self._async_clients.clear()

@@ -116,3 +116,32 @@ def test_batch_runs_concurrently_and_isolates_failures(tmp_path):
         assert elapsed < 8 * 0.3 * 0.6  # concurrent, not serial
     finally:
         srv.close()
+
+
+def test_batch_from_inside_a_running_event_loop_and_close_stops_the_loop_thread(server, tmp_path):
+    """A notebook runs an event loop: a batch called from it must not call asyncio.run. One async client serves
+    every batch, and close() stops the thread the backend started."""
+    import asyncio
+    import threading
+
+    backend = get_backend(_settings(server, tmp_path, concurrency=3))
+    reqs = [Request(messages=_messages(), schema=DissectionDraft.model_json_schema(), max_tokens=400)
+            for _ in range(4)]
+
+    async def from_a_notebook():
+        return backend.complete_batch(reqs), backend.complete_batch(reqs)
+
+    first, second = asyncio.run(from_a_notebook())
+    assert all(not isinstance(c, Exception) for c in [*first, *second])
+    assert len(backend._async_clients) == 1  # reused across batches, not one client per batch
+    loop_thread = backend._thread
+    assert loop_thread is not None and loop_thread.is_alive()
+    backend.close()
+    assert loop_thread not in threading.enumerate()
+
+    async def natively():
+        with get_backend(_settings(server, tmp_path, concurrency=3)) as b:
+            b._format = "json_schema"
+            return await b.acomplete_batch(reqs)
+
+    assert all(not isinstance(c, Exception) for c in asyncio.run(natively()))
