@@ -55,3 +55,9 @@ class LockError(DissectError):
     """Another run holds the lock."""
 
     exit_code = 8
+
+
+class EmailError(DissectError):
+    """The digest was published, but sending it by email failed (after retries)."""
+
+    exit_code = 11
