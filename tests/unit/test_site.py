@@ -327,3 +327,15 @@ def test_markdown_report_and_index_are_honest_and_link_the_site(built):
     digest = next(r for r in fixture_records(fixture_results()) if r.date == "2026-01-14")
     page = render("reports/digest.md.j2", d=digest.model_copy(update={"model": DEMO_MODEL}))
     assert "[Full dissection](../site/reports/2601-11234.html)" in page and "**Demo model.**" in page
+
+
+def test_the_daily_post_renders_blocks_quotes_and_closing():
+    post = {"paper_id": "2601.11234", "title": "Debate <b>helps</b>", "url": "javascript:alert(1)",
+            "blocks": [{"kind": "text", "text": "Why read this <script>x</script> today."},
+                       {"kind": "quote", "text": "Debate improves oversight.", "status": "verified",
+                        "role": "its claim"}],
+            "closing": "born from Debate (arXiv, 0.91)", "demo_model": True, "phrased_by_model": False}
+    html = render("site/pages/post.html.j2", post=post, root="", safe_url=safe_url)
+    assert "Debate &lt;b&gt;helps&lt;/b&gt;" in html and "javascript:" not in html and "<script>" not in html
+    assert "<blockquote>Debate improves oversight." in html and "status-verified" in html
+    assert "born from Debate (arXiv, 0.91)" in html and "demo-label" in html and "written by the program" in html
