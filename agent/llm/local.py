@@ -36,6 +36,11 @@ class LocalBackend(LLMBackend):
                 _SERVERS[key] = start_server(self.path, self.context_tokens, self.threads)
             return _SERVERS[key]
 
+    def close(self) -> None:
+        """Release the llama.cpp server this backend loaded: it stops (threads and memory) when released."""
+        with _LOCK:
+            _SERVERS.pop((str(self.path), self.context_tokens, self.threads), None)
+
     def complete(self, request: Request) -> Completion:
         server = self._load()
         body: dict = {
@@ -117,7 +122,7 @@ def model_path(settings: Settings) -> Path:
 
 
 def start_server(path: Path, context_tokens: int, threads: int, *, parallel: int = 1, host: str = "127.0.0.1",
-                 port: int = 0):
+                 port: int = 0, poll: int = POLL):
     """A llama.cpp server in this process: used in-process by LocalBackend, and over HTTP by `cli.py serve`.
     Each of the `parallel` slots gets the full context window."""
     try:
@@ -129,7 +134,7 @@ def start_server(path: Path, context_tokens: int, threads: int, *, parallel: int
     p.n_parallel = max(1, parallel)
     p.n_ctx = context_tokens * p.n_parallel  # llama.cpp splits n_ctx between the slots
     p.cpuparams.n_threads = p.cpuparams_batch.n_threads = threads
-    p.cpuparams.poll = p.cpuparams_batch.poll = POLL  # sleep, do not spin, while waiting for work
+    p.cpuparams.poll = p.cpuparams_batch.poll = poll  # 0: sleep, do not spin, while waiting for work
     p.hostnames, p.port = [host], port
     p.verbosity = -1  # llama.cpp's own logs would drown ours
     try:

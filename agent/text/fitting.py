@@ -56,14 +56,17 @@ def fit_to_budget(text: str, budget_tokens: int, count: Callable[[str], int]) ->
         spent += costs[i]
         return True
 
-    # the opening (about 35% of the budget) and the closing (about 15%)
+    # the opening (about 35% of the budget) and the closing (about 15%); a paragraph too big for what is left is
+    # skipped, not a reason to stop (one giant table must not cost the rest of the introduction)
     for i in range(n):
-        if spent > 0.35 * budget_tokens or not take(i):
+        if spent > 0.35 * budget_tokens:
             break
+        take(i)
     closing_start = spent
     for i in range(n - 1, -1, -1):
-        if spent - closing_start > 0.15 * budget_tokens or not take(i):
+        if spent - closing_start > 0.15 * budget_tokens:
             break
+        take(i)
     # then the most claim-dense paragraphs of the middle
     density = sorted(
         (i for i in range(n) if i not in keep),

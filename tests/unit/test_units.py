@@ -196,3 +196,32 @@ def test_repeated_assumptions_are_reported_once():
     raw["hidden_assumptions"] = [raw["hidden_assumptions"][0]] * 3
     fixed, checks = verify_draft(DissectionDraft.model_validate(raw), SOURCE)
     assert len(fixed.hidden_assumptions) == 1 and len(checks) == 2
+
+
+def test_fitting_skips_an_oversize_paragraph_instead_of_stopping():
+    from agent.text.fitting import fit_to_budget
+
+    count = lambda t: len(t.split())  # noqa: E731 - one token a word
+    paras = ["Opening paragraph one states the claim."] + ["table " * 300] + [
+        f"Paragraph {i} of the introduction says something specific." for i in range(2, 12)]
+    fitted = fit_to_budget("\n\n".join(paras), 120, count)
+    assert "Paragraph 2 of the introduction" in fitted.text  # kept past the giant table
+    assert "table table" not in fitted.text and fitted.kept_paragraphs < fitted.total_paragraphs
+
+
+def test_the_word_omitted_in_a_source_does_not_claim_the_text_was_shortened(tmp_path):
+    from agent.critique.prompts import dissect_messages
+    from agent.models import Paper, SourceRef
+
+    paper = Paper(ref=SourceRef(kind="file", locator=str(tmp_path / "x.md")), title="T", text_origin="markdown",
+                  text="Details were omitted from the appendix. We show the method works.")
+    user = dissect_messages(paper, paper.text, [], context_note="")[1]["content"]
+    assert "shortened" not in user  # the note comes from fitting's data (omitted_paragraphs), not the text
+
+
+def test_impossible_context_budget_is_a_clear_error():
+    from agent.errors import ConfigError
+    from agent.settings import load_settings
+
+    with pytest.raises(ConfigError, match="context_tokens .* leaves no room"):
+        load_settings({"context_tokens": 2048, "max_output_tokens": 2048}, env={})
