@@ -7,9 +7,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from agent.errors import InvalidSourceError
+from agent.library_logs import quiet_library_logs
 from agent.models import Paper, SourceRef
 from agent.publish.files import DiskCache
 from agent.settings import Settings
+
+# Fetching and extracting is where library log lines come from: quiet by default (the CLI's -v turns them back on).
+quiet_library_logs()
 
 # Archives of pre-2007 identifiers ("hep-th/9901001"); knowing them keeps "notes/1234567" from passing as one.
 OLD_ARCHIVES = {

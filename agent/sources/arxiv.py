@@ -63,6 +63,14 @@ def error_feed_message(body: bytes) -> str:
     return ""
 
 
+def is_atom_feed(body: bytes) -> bool:
+    """True when `body` parses as XML whose root is an Atom <feed> (what every answer of the API is)."""
+    try:
+        return ET.fromstring(body).tag == ATOM + "feed"
+    except ET.ParseError:
+        return False
+
+
 class _PoliteSession(requests.Session):
     """What arxiv.Client calls `self._session.get(url, headers=...)` on: delegates to http.get."""
 
@@ -81,9 +89,9 @@ class _PoliteSession(requests.Session):
             raise
         except SourceNotFoundError:
             raise FetchError(f"no arXiv API at {url.split('?')[0]} (HTTP 404; check DISSECT_ARXIV_API_URL)") from None
-        if b"<feed" not in got.body[:4096]:
+        if not is_atom_feed(got.body):  # feedparser would read a broken answer as "no results"
             raise FetchError(f"the arXiv API at {url.split('?')[0]} returned {got.content_type or 'a body'}, "
-                             "not an Atom feed")
+                             "not an Atom feed (not well-formed XML with a <feed> root)")
         message = error_feed_message(got.body)
         if message:  # the API has also been seen to send error feeds with HTTP 200
             raise InvalidSourceError(f"arXiv rejected the request: {message}")

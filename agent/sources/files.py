@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import logging
 import re
 from pathlib import Path
 
@@ -14,8 +13,6 @@ MAX_FILE_BYTES = 100_000_000
 SUFFIXES = {".pdf": "pdf", ".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown",
             ".txt": "text"}
 
-# pypdf logs every recoverable oddity of real-world PDFs as a warning; the user only needs our one line.
-logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
 def _clean_pdf_text(text: str) -> str:
@@ -116,13 +113,12 @@ def read_file(path: Path) -> Paper:
         except ExtractionError as exc:
             raise ExtractionError(f"{path}: {exc}") from None
     elif kind == "html":
-        from agent.sources.web import extract_html, split_authors
+        from agent.sources.web import extract_html, require_prose, split_authors
 
         if b"\x00" in data[:8192]:
             raise ExtractionError(f"{path} looks binary, not HTML")
         text, meta = extract_html(data, path.as_uri())
-        if not text:
-            raise ExtractionError(f"no main text found in {path}")
+        require_prose(text, str(path))
         title, authors = meta.get("title", ""), split_authors(meta.get("author", ""))
     else:
         text = _decode(data, path).strip()

@@ -14,6 +14,10 @@ HTML_TYPES = {"text/html", "application/xhtml+xml"}
 TEXT_TYPES = {"text/plain", "text/markdown"}
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,application/pdf;q=0.8,text/plain;q=0.5"
 CACHE_NS = "web-page"
+# A page needs this many words in real sentences to be worth dissecting: menus, link lists, cookie banners and
+# footers ("Copyright 2024 Example Inc. All rights reserved.") stay well below it; a single real paragraph is above.
+MIN_PROSE_WORDS = 40
+SENTENCE = re.compile(r"[^.!?\n]+[.!?]+[\"'\u201d\u2019)\]]*")
 
 
 def split_authors(raw: str) -> list[str]:
@@ -35,6 +39,22 @@ def extract_html(html: str | bytes, url: str = "") -> tuple[str, dict]:
     meta = {k: str(data.get(k) or "").strip() for k in ("title", "author", "date", "sitename", "description")}
     text = (data.get("text") or "").strip()
     return text, meta
+
+
+def prose_words(text: str) -> int:
+    """Words of `text` that stand in sentences of four or more words (what navigation and boilerplate lack)."""
+    counts = (len(m.group(0).split()) for m in SENTENCE.finditer(text or ""))
+    return sum(n for n in counts if n >= 4)
+
+
+def require_prose(text: str, where: str) -> None:
+    """ExtractionError (exit 5) when the extracted text of `where` is not prose: empty, or navigation only."""
+    n = prose_words(text)
+    if not (text or "").strip():
+        raise ExtractionError(f"no main text found in {where} (an empty page or only navigation)")
+    if n < MIN_PROSE_WORDS:
+        raise ExtractionError(f"no main text found in {where}: only {n} words in sentences, navigation or "
+                              f"boilerplate (at least {MIN_PROSE_WORDS} words of prose are needed)")
 
 
 def _looks_html(body: bytes) -> bool:
@@ -90,6 +110,7 @@ def fetch_web(url: str, settings: Settings, cache: DiskCache, force: bool = Fals
         text = resp.body.decode("utf-8", errors="replace").strip()
     else:
         text, meta = extract_html(resp.body, resp.url)
+        require_prose(text, url)
     if not text.strip():
         raise ExtractionError(f"no main text found at {url} (empty page or only navigation)")
     title = meta.get("title") or meta.get("sitename") or url

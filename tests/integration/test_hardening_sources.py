@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from agent.errors import FetchError
+from agent.errors import ExtractionError, FetchError
 from agent.sources.arxiv import search_arxiv, valid_arxiv_id
 from tests.support import catalog
 from tests.support.fixture_server import arxiv_settings
@@ -50,3 +50,57 @@ def test_metadata_lookup_refuses_an_entry_with_a_forged_id(fixture_server, tmp_p
     settings = arxiv_settings(fixture_server, tmp_path)
     with pytest.raises(FetchError, match="not an arXiv id"):
         fetch_metadata(resolve_source(paper.id), settings, DiskCache(tmp_path / "cache"))
+
+
+# ---- 9. bad input ---------------------------------------------------------------------------------------
+
+NAV_ONLY = ("<!doctype html><html><head><title>Example Site</title></head><body><nav><ul>"
+            + "".join(f"<li><a href='/{w.lower()}'>{w}</a></li>" for w in ("Home", "About", "Blog", "Contact"))
+            + "</ul></nav><main><h1>Welcome</h1><p>Read our latest posts.</p></main>"
+            "<footer>Copyright 2024 Example Inc. All rights reserved.</footer></body></html>")
+TRUNCATED_FEED = ('<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">\n'
+                  + catalog.PAPERS[0].entry_xml[:400])
+NOT_ATOM = '<?xml version="1.0"?><feed><entry><id>2601.15550</id></entry></feed>'
+HTML_WITH_FEED_WORD = "<html><body><p>Our <feed> of news is down for maintenance.</p></body></html>"
+
+
+def test_a_navigation_only_page_is_refused(fixture_server, tmp_path):
+    from agent.sources import fetch_paper, resolve_source
+
+    url = fixture_server.route("/home", NAV_ONLY)
+    with pytest.raises(ExtractionError, match="words in sentences") as info:
+        fetch_paper(resolve_source(url), arxiv_settings(fixture_server, tmp_path))
+    assert info.value.exit_code == 5
+
+
+def test_a_navigation_only_html_file_is_refused(tmp_path):
+    from agent.sources.files import read_file
+
+    path = tmp_path / "home.html"
+    path.write_text(NAV_ONLY)
+    with pytest.raises(ExtractionError, match="words in sentences"):
+        read_file(path)
+
+
+def test_a_short_real_page_still_passes(fixture_server, tmp_path):
+    from agent.sources import fetch_paper, resolve_source
+
+    prose = " ".join(["Reward models trained on human comparisons inherit the raters' blind spots."] * 5)
+    url = fixture_server.route("/short", f"<html><head><title>Short</title></head><body><article><p>{prose}</p>"
+                               "</article></body></html>")
+    assert "blind spots" in fetch_paper(resolve_source(url), arxiv_settings(fixture_server, tmp_path)).text
+
+
+@pytest.mark.parametrize("body", [TRUNCATED_FEED, NOT_ATOM, HTML_WITH_FEED_WORD])
+def test_an_api_answer_that_is_not_an_atom_feed_is_a_fetch_error(fixture_server, tmp_path, body):
+    from agent.publish.files import DiskCache
+    from agent.sources import resolve_source
+    from agent.sources.arxiv import fetch_metadata
+
+    fixture_server.route("/api/query", body, content_type=catalog.ATOM_TYPE)
+    settings = arxiv_settings(fixture_server, tmp_path, http_retries=0)
+    with pytest.raises(FetchError, match="not an Atom feed") as info:
+        search_arxiv(settings, **WINDOW)
+    assert info.value.exit_code == 4
+    with pytest.raises(FetchError, match="not an Atom feed"):
+        fetch_metadata(resolve_source(catalog.PAPERS[0].id), settings, DiskCache(tmp_path / "cache"))
