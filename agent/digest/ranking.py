@@ -29,6 +29,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel
 
+from agent.corpus.embeddings import embed
 from agent.digest.votes import VoteBook, learn_taste
 from agent.errors import ConfigError
 from agent.models import Paper
@@ -155,8 +156,6 @@ def corpus_evidence(texts: list[str], store) -> list[float | None]:
 def score_papers(papers: list[Paper], profile: Profile, store=None, votes: VoteBook | None = None) -> list[Ranked]:
     """Every paper scored, best first (ties broken by id, so the order is stable). With `votes`: hidden papers
     are left out and, once there are enough votes, the learned component is mixed in (see the module doc)."""
-    from agent.corpus.embeddings import embed
-
     hidden = votes.hidden() if votes is not None else set()
     papers = [p for p in papers if p.source_id not in hidden]
     if not papers:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from agent.errors import ConfigError, LLMError
 from agent.llm.base import Completion, LLMBackend, Request
+from agent.llm.embedded import embedded_gguf_path
 from agent.llm.progress import generation_done, generation_progress, has_listener
 from agent.settings import Settings
 from agent.threads import choose_threads
@@ -113,8 +114,6 @@ def _chat(server, body: dict, t0: float) -> dict:
 
 def model_path(settings: Settings) -> Path:
     """The configured GGUF, or the embedded one."""
-    from agent.llm import embedded_gguf_path
-
     path = Path(settings.llm.model).expanduser() if settings.llm.model else embedded_gguf_path()
     if not path.is_file():
         raise ConfigError(f"local model file not found: {path}")

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from agent.errors import LockError
+from agent.publish.files import StorageError
 
 log = logging.getLogger("dissect.lock")
 
@@ -39,8 +40,6 @@ class RunLock:
         try:
             return self._acquire()
         except OSError as exc:
-            from agent.publish.files import StorageError
-
             raise StorageError(f"cannot use the lock file {self.path}: {exc.strerror or exc}") from None
 
     def _acquire(self) -> RunLock:

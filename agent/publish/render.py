@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 import jinja2
 import yaml
 
-from agent.llm import default_model_for
+from agent.llm.embedded import default_model_for
+from agent.publish.files import sha256
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FENCE_OPEN = "<<<SOURCE_TEXT"
@@ -127,7 +128,5 @@ def render_prompt(name: str, **ctx) -> str:
 
 def prompt_template_hash() -> str:
     """Identifies the prompt templates a report was produced with (changes when a prompt changes)."""
-    from agent.publish.files import sha256
-
     blobs = sorted((p.name, p.read_text(encoding="utf-8")) for p in (TEMPLATES / "prompts").glob("*.j2"))
     return sha256(repr(blobs), 12)
