@@ -1,0 +1,83 @@
+"""The learned head: a multinomial logistic regression (numpy only) over a sentence's MiniLM embedding, its cue
+families, the cues of the sentences just before it and the lexical type scores. Classes: every taxonomy type
+except "other", plus "none" (a sound sentence).
+
+Weights live beside this file in head.npz (a few hundred kB, loaded once, in milliseconds); they are written by
+`python -m agent.analysis.train`. When the file is missing the analysis stage runs on the lexical scores alone
+(`load_head()` returns None and `analyse_text` uses the lexical threshold); nothing else changes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from agent.analysis.cues import CUE_FAMILIES, ROLES
+from agent.analysis.scoring import TYPES, Ctx
+
+HEAD_PATH = Path(__file__).with_name("head.npz")
+NONE = "none"
+CLASSES: tuple[str, ...] = (*TYPES, NONE)
+# cues of the earlier sentences that a step's evidence usually sits in
+PRIOR_FAMILIES = ("score", "correlational", "small_sample", "target_mention", "shortfall", "result_role")
+FEATURE_VERSION = 1
+
+
+def cue_features(ctx: Ctx, lex_row: np.ndarray) -> np.ndarray:
+    """The hand-made part of the feature vector: cue families present, earlier-sentence cues, roles, lexical scores."""
+    here = [min(2, len(ctx.here.cues.get(f, []))) / 2 for f in CUE_FAMILIES]
+    prior = [1.0 if any(c.has(f) or (f == "result_role" and "result" in c.roles) for c in ctx.before) else 0.0
+             for f in PRIOR_FAMILIES]
+    roles = [1.0 if r in ctx.here.roles else 0.0 for r in ROLES]
+    extra = [min(2, len(ctx.here.repeated_terms)) / 2]
+    return np.concatenate([np.asarray(here + prior + roles + extra, dtype=np.float32), lex_row.astype(np.float32)])
+
+
+def feature_matrix(embeddings: np.ndarray, ctxs: list[Ctx], lex: np.ndarray) -> np.ndarray:
+    hand = np.stack([cue_features(c, lex[i]) for i, c in enumerate(ctxs)]) if ctxs else np.zeros((0, 0))
+    return np.concatenate([embeddings.astype(np.float32), hand], axis=1) if ctxs else np.zeros((0, 0), np.float32)
+
+
+@dataclass(frozen=True)
+class Head:
+    weights: np.ndarray  # (n_features, n_classes)
+    bias: np.ndarray  # (n_classes,)
+    classes: tuple[str, ...]
+    threshold: float  # a candidate at or above this score is a clear weak step
+    blend: float  # final type score = blend * head probability + (1 - blend) * lexical score
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        logits = features @ self.weights + self.bias
+        logits -= logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def type_probabilities(self, features: np.ndarray) -> np.ndarray:
+        """(n, len(TYPES)): the probability of each taxonomy type, in TYPES order."""
+        p = self.probabilities(features)
+        return p[:, [self.classes.index(t) for t in TYPES]]
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez_compressed(tmp, weights=self.weights.astype(np.float32), bias=self.bias.astype(np.float32),
+                            classes=np.array(self.classes), threshold=np.float32(self.threshold),
+                            blend=np.float32(self.blend), feature_version=np.int32(FEATURE_VERSION))
+        tmp.replace(path)
+
+
+def read_head(path: Path) -> Head | None:
+    """The head stored at `path`, or None when there is none or it was trained for other features/classes."""
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as z:
+        if int(z["feature_version"]) != FEATURE_VERSION or tuple(str(c) for c in z["classes"]) != CLASSES:
+            return None
+        return Head(weights=z["weights"], bias=z["bias"], classes=CLASSES, threshold=float(z["threshold"]),
+                    blend=float(z["blend"]))
+
+
+@lru_cache(maxsize=1)
+def load_head() -> Head | None:
+    return read_head(HEAD_PATH)

@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""Evaluate the critique on the planted-flaw set (bench/data/critique/): does the core fallacy quote the planted
+sentence and name its type, is "no clear fallacy" recognised on the clean texts, do quotes support their points.
+
+Two modes:
+  --analysis-only   no model: the analysis stage's top candidate is taken as the core fallacy (the baseline);
+  default           the real dissect pipeline (agent.pipeline.run.dissect) on each abstract written to a temp .md
+                    file, with temp data and reports dirs, through --backend local|openai|gpu [--model M]
+                    [--base-url URL]: it measures what a user gets.
+
+Prints detection rate (the core fallacy's quote is the planted sentence, whole sentence after normalisation), type
+accuracy, the "no clear fallacy" rate on the clean texts, the quote support rate (the support scorer of
+agent.critique.support when it exists, else n/a), the copy rate, the distribution of fallacy names, seconds and
+tokens per dissection and a per-stage cost line. --json prints one JSON object instead.
+
+Usage:  python bench/critique_eval.py --analysis-only [--split dev|train|all] [--limit N] [--json]
+        python bench/critique_eval.py --backend openai --model M --base-url http://127.0.0.1:8000/v1
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from agent.analysis import analyse_text  # noqa: E402
+from agent.errors import DissectError  # noqa: E402
+from agent.text.grounding import normalise  # noqa: E402
+from agent.text.sentences import sentence_texts  # noqa: E402
+
+DATA = ROOT / "bench" / "data" / "critique"
+NO_FALLACY_NAMES = {"", "none", "no clear fallacy", "no fallacy", "n/a"}
+
+
+@dataclass
+class Outcome:
+    """One dissection (or analysis) of one text, reduced to what the metrics need."""
+
+    record_id: str
+    clean: bool  # the flaw-free version
+    fallacy: str | None  # None: "no clear fallacy"
+    quote: str
+    seconds: float
+    tokens_in: int = 0
+    tokens_out: int = 0
+    stages: dict[str, float] = field(default_factory=dict)
+    prose: list[str] = field(default_factory=list)  # the model's own prose fields (copy check)
+    quotes: list[tuple[str, str]] = field(default_factory=list)  # (point, quote) pairs for support scoring
+    top3: list[str] = field(default_factory=list)  # analysis-only: the three best candidate sentences
+    error: str = ""  # the dissection failed (counted as a miss)
+
+
+def load_records(split: str, limit: int | None) -> list[dict]:
+    names = ["dev", "train"] if split == "all" else [split]
+    recs = [json.loads(line) for n in names for line in (DATA / f"{n}.jsonl").read_text().splitlines() if line]
+    return recs[:limit] if limit else recs
+
+
+def same_sentence(a: str, b: str) -> bool:
+    return bool(a) and normalise(a).strip(" .") == normalise(b).strip(" .")
+
+
+# ---- running ------------------------------------------------------------------------------------------------
+def run_analysis(rec: dict, clean: bool) -> Outcome:
+    text = rec["clean_text"] if clean else rec["text"]
+    t0 = time.perf_counter()
+    a = analyse_text(text, title=rec["title"])
+    dt = time.perf_counter() - t0
+    top = a.candidates[0] if a.candidates else None
+    named = top is not None and not a.no_clear_fallacy
+    return Outcome(rec["id"], clean, top.fallacy if named else None, top.sentence if named else "", dt,
+                   stages={"analysis": dt}, top3=[c.sentence for c in a.candidates[:3]])
+
+
+def make_settings(args, work: Path):
+    settings_mod = importlib.import_module("agent.settings")
+    overrides = {"backend": args.backend, "model": args.model or None, "data_dir": str(work / "data"),
+                 "reports_dir": str(work / "reports")}
+    if args.base_url:
+        overrides["openai_base_url"] = args.base_url
+    return settings_mod.load_settings({k: v for k, v in overrides.items() if v is not None})
+
+
+def run_dissect(rec: dict, clean: bool, settings, llm, work: Path) -> Outcome:
+    from agent.pipeline.run import dissect  # the public dissect function: what `cli.py dissect` runs
+
+    path = work / "papers" / f"{rec['id']}{'-clean' if clean else ''}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"# {rec['title']}\n\n{rec['clean_text'] if clean else rec['text']}\n")
+    t0 = time.perf_counter()
+    try:
+        outcome = dissect(str(path), settings, force=True, llm=llm)
+    except DissectError as exc:
+        return Outcome(rec["id"], clean, "(failed)", "", time.perf_counter() - t0, error=str(exc))
+    dt = time.perf_counter() - t0
+    res = outcome.result
+    d = res.dissection
+    core = d.core_fallacy
+    name = (core.name or "").strip().casefold()
+    said_none = bool(getattr(core, "no_clear_fallacy", False) or getattr(d, "no_clear_fallacy", False))
+    fallacy = None if said_none or name in NO_FALLACY_NAMES else name
+    prov = res.provenance
+    prose = [d.claims, core.explanation, d.social_function, d.verdict, d.lag_weighted_verdict]
+    quotes = [(f"{core.name}: {core.explanation}", core.quote)] if fallacy else []
+    quotes += [(f"{h.assumption} {h.if_false}", h.quote) for h in d.hidden_assumptions]
+    return Outcome(rec["id"], clean, fallacy, core.quote if fallacy else "", dt, prov.tokens_in, prov.tokens_out,
+                   dict(prov.stage_seconds), [p for p in prose if p], quotes)
+
+
+# ---- metrics ------------------------------------------------------------------------------------------------
+def support_scorer():
+    try:
+        return importlib.import_module("agent.critique.support").score_support
+    except (ModuleNotFoundError, AttributeError):
+        return None
+
+
+def copy_rate(outcomes: list[Outcome], records: dict[str, dict]) -> float | None:
+    """Share of the model's prose fields that copy the title or a whole source sentence (6+ words)."""
+    fields = copies = 0
+    for o in outcomes:
+        rec = records[o.record_id]
+        source = [normalise(s) for s in sentence_texts(rec["clean_text"] if o.clean else rec["text"])]
+        source = [s for s in source if len(s.split()) >= 6]
+        title = normalise(rec["title"])
+        for p in o.prose:
+            fields += 1
+            pn = normalise(p)
+            copies += pn.strip(" .") == title.strip(" .") or any(s in pn for s in source)
+    return copies / fields if fields else None
+
+
+def summarise(outcomes: list[Outcome], records: dict[str, dict], pairs: list[dict], model_run: bool) -> dict:
+    flawed = [o for o in outcomes if not o.clean]
+    clean = [o for o in outcomes if o.clean]
+    detected = [o for o in flawed if same_sentence(o.quote, records[o.record_id]["planted"])]
+    typed = [o for o in detected if o.fallacy == records[o.record_id]["type"]]
+    type_any = [o for o in flawed if o.fallacy == records[o.record_id]["type"]]
+    names = Counter(o.fallacy for o in outcomes if o.fallacy and not o.error)
+    n_named = sum(names.values())
+    out: dict = {
+        "texts": {"flawed": len(flawed), "clean": len(clean)},
+        "detection_rate": len(detected) / len(flawed) if flawed else None,
+        "type_accuracy": len(typed) / len(flawed) if flawed else None,
+        "type_accuracy_any_sentence": len(type_any) / len(flawed) if flawed else None,
+        "type_given_detected": len(typed) / len(detected) if detected else None,
+        "no_clear_fallacy_clean": sum(o.fallacy is None for o in clean) / len(clean) if clean else None,
+        "no_clear_fallacy_flawed": sum(o.fallacy is None for o in flawed) / len(flawed) if flawed else None,
+        "fallacy_names": dict(names.most_common()),
+        "max_name_share": max(names.values()) / n_named if n_named else None,
+        "seconds_per_text": sum(o.seconds for o in outcomes) / len(outcomes) if outcomes else None,
+        "failed": [f"{o.record_id}{' (clean)' if o.clean else ''}: {o.error}" for o in outcomes if o.error],
+    }
+    if not model_run:
+        top3 = [o for o in flawed if any(same_sentence(s, records[o.record_id]["planted"]) for s in o.top3)]
+        out["planted_in_top3"] = len(top3) / len(flawed) if flawed else None
+    scorer = support_scorer()
+    if scorer is None:
+        out["support_pairs"] = None
+    else:
+        agree = [scorer(p["point"], p["quote"]) == p["label"] for p in pairs]
+        out["support_pairs"] = {"n": len(pairs), "agreement": sum(agree) / len(agree) if agree else None}
+    if model_run:
+        out["tokens_in_per_text"] = sum(o.tokens_in for o in outcomes) / len(outcomes) if outcomes else None
+        out["tokens_out_per_text"] = sum(o.tokens_out for o in outcomes) / len(outcomes) if outcomes else None
+        out["copy_rate"] = copy_rate(outcomes, records)
+        quoted = [q for o in outcomes for q in o.quotes if q[1]]
+        out["quote_support_rate"] = (sum(scorer(pt, q) == "supported" for pt, q in quoted) / len(quoted)
+                                     if scorer and quoted else None)
+    stages: Counter = Counter()
+    for o in outcomes:
+        stages.update(o.stages)
+    out["stage_seconds_per_text"] = {k: v / len(outcomes) for k, v in stages.items()} if outcomes else {}
+    return out
+
+
+def pct(x) -> str:
+    return "n/a" if x is None else f"{x:.0%}"
+
+
+def print_report(s: dict, label: str) -> None:
+    n = s["texts"]
+    print(f"{label}: {n['flawed']} flawed + {n['clean']} clean texts")
+    print(f"  detection rate (core quote = planted sentence)  {pct(s['detection_rate'])}")
+    if "planted_in_top3" in s:
+        print(f"  planted sentence among the top 3 candidates     {pct(s['planted_in_top3'])}")
+    print(f"  type accuracy (right sentence and type)         {pct(s['type_accuracy'])}"
+          f"   (type only: {pct(s['type_accuracy_any_sentence'])}; given detection: {pct(s['type_given_detected'])})")
+    print(f"  'no clear fallacy' on clean texts               {pct(s['no_clear_fallacy_clean'])}"
+          f"   (on flawed texts: {pct(s['no_clear_fallacy_flawed'])})")
+    sp = s["support_pairs"]
+    print("  support scorer on labelled pairs                "
+          + ("n/a (agent.critique.support not present)" if sp is None else f"{pct(sp['agreement'])} of {sp['n']}"))
+    if "copy_rate" in s:
+        print(f"  quote support rate (quotes judged supported)   {pct(s['quote_support_rate'])}")
+        print(f"  copy rate (prose fields copying source/title)  {pct(s['copy_rate'])}")
+        print(f"  tokens per dissection                          in {s['tokens_in_per_text']:.0f},"
+              f" out {s['tokens_out_per_text']:.0f}")
+    names = ", ".join(f"{k} {v}" for k, v in s["fallacy_names"].items()) or "none named"
+    print(f"  fallacy names (max share {pct(s['max_name_share'])}): {names}")
+    print(f"  seconds per text                               {s['seconds_per_text']:.3f}")
+    for line in s["failed"]:
+        print(f"  FAILED {line}")
+    print("  per-stage seconds per text: " + " ".join(f"{k}={v:.3f}" for k, v in s["stage_seconds_per_text"].items()))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--split", choices=["dev", "train", "all"], default="dev")
+    ap.add_argument("--analysis-only", action="store_true", help="no model: the analysis stage's top candidate")
+    ap.add_argument("--backend", choices=["local", "openai", "gpu"], default="local")
+    ap.add_argument("--model", default="")
+    ap.add_argument("--base-url", default="")
+    ap.add_argument("--limit", type=int, default=None, help="only the first N abstracts (each flawed and clean)")
+    ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    args = ap.parse_args()
+    if args.limit is not None and args.limit < 1:
+        print("error: --limit must be at least 1", file=sys.stderr)
+        return 2
+    records = load_records(args.split, args.limit)
+    by_id = {r["id"]: r for r in records}
+    pairs = [json.loads(line) for line in (DATA / "support.jsonl").read_text().splitlines() if line]
+    outcomes: list[Outcome] = []
+    if args.analysis_only:
+        analyse_text("warm-up sentence for the embedding model, not counted.")
+        for rec in records:
+            outcomes += [run_analysis(rec, clean=False), run_analysis(rec, clean=True)]
+        label = f"analysis only, {args.split} split"
+    else:
+        from agent.pipeline.run import make_llm
+
+        work = Path(tempfile.mkdtemp(prefix="dissect-critique-eval-"))
+        try:
+            settings = make_settings(args, work)
+            llm = make_llm(settings)
+        except DissectError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        try:
+            for i, rec in enumerate(records, 1):
+                for clean in (False, True):
+                    outcomes.append(run_dissect(rec, clean, settings, llm, work))
+                if not args.json:
+                    print(f"  [{i}/{len(records)}] {rec['id']}", file=sys.stderr)
+        finally:
+            llm.backend.close()
+        label = f"dissect via {args.backend} {args.model or '(default model)'}, {args.split} split"
+    summary = summarise(outcomes, by_id, pairs, model_run=not args.analysis_only)
+    summary["mode"] = label
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        print_report(summary, label)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
