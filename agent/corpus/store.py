@@ -104,7 +104,7 @@ class Store:
     corpus shared by several machines or people). Opening never modifies or deletes existing data."""
 
     def __init__(self, settings: Any, lock_timeout_s: float = LOCK_TIMEOUT_S):
-        self.path = Path(settings.chroma_dir)
+        self.path = Path(settings.chroma_dir).absolute()  # Chroma caches clients by path string: never a relative one
         self.url = settings.store.chroma_url
         self.lock_timeout_s = lock_timeout_s
         configure_embedder(settings.llm.threads)

@@ -5,14 +5,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from agent.corpus.store import Store
 from agent import llm as backends
+from agent.corpus.store import Store
 from agent.llm import LLMBackend
 from agent.llm.structured import StructuredLLM
 from agent.models import DissectionResult, PaperJob
 from agent.pipeline.graph import build_dissect_graph
 from agent.pipeline.state import RunContext
 from agent.publish.files import DiskCache
+from agent.publish.site import build_site
 from agent.settings import Settings
 
 
@@ -47,4 +48,5 @@ def dissect(source: str, settings: Settings, *, force: bool = False, llm: Struct
             llm.backend.close()
     job: PaperJob = state["job"]
     assert job.result is not None
+    build_site(settings)  # the site follows every published report (atomically rebuilt)
     return DissectOutcome(result=job.result, report_path=job.report_path, job=job)

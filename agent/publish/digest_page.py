@@ -18,6 +18,7 @@ from agent.models import PaperJob
 from agent.publish.files import atomic_write_text, inside, write_json
 from agent.publish.render import is_demo_model, render
 from agent.publish.reports import write_index
+from agent.publish.site import build_site
 from agent.settings import Settings
 
 log = logging.getLogger("dissect.digest")
@@ -100,4 +101,5 @@ def publish_digest(settings: Settings, opts, state: dict, jobs: list[PaperJob], 
     atomic_write_text(inside(settings.paths.reports_dir, "digests", record.date + ".md"), digest_markdown(record))
     write_index(settings)
     write_feed(settings, site_url=opts.site_url, limit=opts.feed_entries)
+    build_site(settings)  # once per digest, after every report and the page are written
     return record

@@ -12,11 +12,9 @@ from pathlib import Path
 from agent.models import DissectionResult
 from agent.publish.files import atomic_write_text, inside, read_json, slugify, write_json
 from agent.publish.render import ORIGIN_LABELS, render
-from agent.publish.site import build_site
 from agent.publish.site_data import related_groups
 from agent.settings import Settings
 from agent.text.frontmatter import split_front_matter
-
 
 REPORTS_FOLDER = "papers"  # reports/papers/<slug>.md: the date is in the front matter, not the path
 
@@ -117,7 +115,5 @@ _INDEX_LOCK = threading.Lock()  # digest papers finish in parallel threads: the 
 def write_index(settings: Settings) -> Path:
     with _INDEX_LOCK:
         entries, digests = index_entries(settings), digest_entries(settings)
-        path = atomic_write_text(inside(settings.paths.reports_dir, "index.md"),
+        return atomic_write_text(inside(settings.paths.reports_dir, "index.md"),
                                  render("reports/index.md.j2", entries=entries, digests=digests))
-        build_site(settings)  # after every dissect and digest; the site replaces the old reports/html/ view
-        return path
