@@ -2,7 +2,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install install-demo test demo bench clean
+.PHONY: install install-demo test lint demo bench clean
 
 # What the embedded pipeline needs: the package (editable, with its `dissect` command) and the model weights.
 install-demo: $(BIN)/dissect-demo-installed
@@ -25,6 +25,11 @@ $(BIN)/dissect-installed: $(BIN)/dissect-demo-installed requirements-gpu-cpu.txt
 
 test: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+# ruff over the whole tree, mypy over the package (both installed with the test extra); CI runs it
+lint: install
+	$(BIN)/ruff check agent cli.py tests bench
+	$(BIN)/mypy agent
 
 # Data and reports go to the per-user data folder ($$XDG_DATA_HOME/dissect); DISSECT_DATA_DIR=... make demo moves it.
 demo: install-demo
