@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import re
 import sys
 import time
 from collections.abc import Callable
 
 from agent.llm.progress import Listener
+from agent.text.safe import clean_text
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 PROGRESS_LOG = logging.getLogger("dissect.progress")
 GENERATION_LOG_EVERY_S = 10.0  # with -v: one log line per this many seconds of a long model call
 GENERATION_SHOW_AFTER_S = 2.0  # on a terminal: say nothing about calls shorter than this
@@ -25,9 +24,9 @@ def flag_overrides(args: object) -> dict[str, object]:
 
 
 def terminal_safe(text: object) -> str:
-    """Untrusted text (titles, passages) for the terminal: no control characters, escape sequences or
-    bidirectional overrides that could rewrite what the user sees."""
-    return _CONTROL.sub("", str(text or ""))
+    """Untrusted text (titles, passages, model names) for the terminal: no control characters, escape sequences
+    or bidirectional overrides that could rewrite what the user sees (agent.text.safe.clean_text)."""
+    return clean_text(text or "")
 
 
 def progress_printer(quiet: bool) -> Callable[[str], None]:

@@ -2,7 +2,9 @@
 
 Untrusted text (from papers, pages, and the model, which read them) passes through filters that make it inert:
 `md` escapes HTML and neutralises Markdown that could inject links or headings in Markdown reports; the HTML and
-Atom environments autoescape.
+Atom environments autoescape. Every expression of every template, in both environments, also passes through
+agent.text.safe.clean_text (the `finalize` hook): no escape sequence, control character or bidi override is ever
+written out.
 """
 from __future__ import annotations
 
@@ -13,10 +15,12 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from urllib.parse import urlsplit
 
 import jinja2
+import markupsafe
 import yaml
 
 from agent.llm.embedded import default_model_for
 from agent.publish.files import sha256
+from agent.text.safe import clean_text, clean_tree
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FENCE_OPEN = "<<<SOURCE_TEXT"
@@ -25,7 +29,7 @@ FENCE_CLOSE = "SOURCE_TEXT>>>"
 
 def md_inline(value: object) -> str:
     """Untrusted text for a Markdown report: one line, HTML escaped, no raw links, images or headings."""
-    s = " ".join(str(value or "").split())
+    s = " ".join(clean_text(value or "").split())
     s = html.escape(s, quote=False)
     s = s.replace("[", "\\[").replace("]", "\\]").replace("`", "\\`").replace("*", "\\*").replace("_", "\\_")
     s = s.replace("://", ":\u200b//").replace("www.", "www\u200b.")  # no bare autolinks from untrusted text
@@ -34,7 +38,7 @@ def md_inline(value: object) -> str:
 
 
 def yaml_value(value: object) -> str:
-    dumped = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000)
+    dumped = yaml.safe_dump(clean_tree(value), default_flow_style=True, allow_unicode=True, width=10_000)
     return dumped.strip().removesuffix("...").strip()
 
 
@@ -97,15 +101,25 @@ def is_demo_model(model: str) -> bool:
     return bool(model) and model.lower().removesuffix(".gguf") == default_model_for("local").lower()
 
 
+def _finalize(value: object) -> object:
+    """Every {{ expression }}'s value on its way out: text without control characters (already-escaped Markup
+    stays Markup, so autoescape does not escape it twice)."""
+    if isinstance(value, markupsafe.Markup):
+        return markupsafe.Markup(clean_text(value))
+    if value is None or isinstance(value, (int, float, jinja2.Undefined)):
+        return value
+    return clean_text(value)
+
+
 @cache
 def _env(kind: str) -> jinja2.Environment:
     if kind == "html":
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                                 undefined=jinja2.StrictUndefined)
+                                 undefined=jinja2.StrictUndefined, finalize=_finalize)
     else:
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False,
                                  undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                                 trim_blocks=False, lstrip_blocks=False)
+                                 trim_blocks=False, lstrip_blocks=False, finalize=_finalize)
     env.filters["md"] = md_inline
     env.filters["link"] = safe_link
     env.filters["fence"] = fence
