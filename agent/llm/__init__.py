@@ -5,8 +5,6 @@ from __future__ import annotations
 from agent.errors import ConfigError
 from agent.llm.base import Completion, LLMBackend, Request
 from agent.llm.embedded import EMBEDDED_GGUF, default_model_for, embedded_gguf_path
-from agent.llm.local import LocalBackend
-from agent.llm.openai_compat import OpenAIBackend
 from agent.settings import Settings
 
 __all__ = ["EMBEDDED_GGUF", "Completion", "LLMBackend", "Request", "default_model_for", "embedded_gguf_path",
@@ -14,8 +12,12 @@ __all__ = ["EMBEDDED_GGUF", "Completion", "LLMBackend", "Request", "default_mode
 
 def get_backend(settings: Settings) -> LLMBackend:
     if settings.llm.backend == "local":
+        from agent.llm.local import LocalBackend  # deferred: a backend's module (and its native library) loads
+
         return LocalBackend(settings)
     if settings.llm.backend == "openai":
+        from agent.llm.openai_compat import OpenAIBackend  # only when that backend is configured
+
         return OpenAIBackend(settings)
     if settings.llm.backend == "gpu":
         if not settings.llm.model:
