@@ -14,6 +14,7 @@ import os
 import pkgutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import agent.commands
 from agent import __version__
@@ -96,16 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _say_where_data_goes(settings, args: argparse.Namespace) -> None:
-    """Before the default data folder is first created, say where it is, so nobody wonders where their corpus
-    went (a folder the user named themselves needs no announcement)."""
+def _new_default_data_dir(settings, args: argparse.Namespace) -> Path | None:
+    """The default data folder when it does not exist yet, else None. Once a command has created it, the user is
+    told where it is, so nobody wonders where their corpus went (a folder they named needs no announcement)."""
     data_dir = settings.paths.data_dir
     if data_dir.exists():
-        return
+        return None
     rows = describe_settings(settings, flag_overrides(args))
-    if next(r["origin"] for r in rows if r["name"] == "paths.data_dir") == "default":
-        print(f"dissect: keeping data and reports in {data_dir} (a new folder; --data-dir or DISSECT_DATA_DIR "
-              "changes it)", file=sys.stderr)
+    return data_dir if next(r["origin"] for r in rows if r["name"] == "paths.data_dir") == "default" else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,10 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     # -v: our own loggers at INFO (set on each call, so an in-process caller's next run starts quiet again)
     logging.getLogger("dissect").setLevel(logging.INFO if args.verbose else logging.NOTSET)
+    new_data_dir = None
     try:
         settings = load_settings(flag_overrides(args))
-        if not getattr(args, "reads_settings_only", False):
-            _say_where_data_goes(settings, args)
+        new_data_dir = _new_default_data_dir(settings, args)
         return args.func(args, settings)
     except DissectError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -136,6 +135,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         detail = " ".join(str(exc).split())[:300]
         print(f"error: unexpected {type(exc).__name__}: {detail} (run with -v for details)", file=sys.stderr)
         return 1
+    finally:
+        if new_data_dir is not None and new_data_dir.exists():
+            print(f"dissect: data and reports are kept in {new_data_dir} (a new folder; --data-dir or "
+                  "DISSECT_DATA_DIR changes it)", file=sys.stderr)
 
 
 def console_main() -> None:

@@ -8,6 +8,14 @@
    through Store.search (query embedding included) and with the query vector precomputed (Chroma alone):
    median and p95.
 Paragraphs are built by recombining sentences of agent/data/notes with a fixed seed: realistic length and vocabulary.
+
+Client vs embedded (a shared store for a team):
+
+    .venv/bin/python bench/store_bench.py --chroma-server --big 2000      # starts `chroma run` on 127.0.0.1
+    .venv/bin/python bench/store_bench.py --chroma-url http://host:8000    # a server you run (empty collections!)
+
+runs the same steps against the embedded store and against the server (Store with store.chroma_url) and prints
+both. With --chroma-url the server's `passages` collection must start empty: the bench adds to it.
 """
 from __future__ import annotations
 
@@ -27,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from agent.corpus.embeddings import embed  # noqa: E402
 from agent.corpus.store import PASSAGES, Store  # noqa: E402
 from agent.settings import Settings  # noqa: E402
+from tests.support.chroma_server import ChromaServer  # noqa: E402
 
 
 def sentences() -> list[str]:
@@ -86,9 +95,38 @@ def latency(store: Store, queries: list[str]) -> dict[str, float]:
             "chroma_median_ms": statistics.median(chroma), "chroma_p95_ms": pct(chroma, 0.95)}
 
 
+def measure(store: Store, label: str, big: int, queries: list[str], pool: list[str]) -> None:
+    rng = random.Random(7)  # the same documents for every store measured
+    local = not store.url
+    docs = [paragraphs(10, rng, pool) for _ in range(50)]
+    t0 = time.perf_counter()
+    chunks = sum(store.upsert_document(f"doc-{i}", "\n\n".join(d), {"title": f"Doc {i}"})[1]
+                 for i, d in enumerate(docs))
+    dt = time.perf_counter() - t0
+    flat = [p for d in docs for p in d]
+    t1 = time.perf_counter()
+    embed(flat)
+    emb_dt = time.perf_counter() - t1
+    print(f"[{label}] ingest: 500 paragraphs -> {chunks} chunks in {dt:.1f} s: {500 / dt:.1f} paragraphs/s, "
+          f"{chunks / dt:.1f} chunks/s (embedding the 500 paragraphs alone: {500 / emb_dt:.1f}/s)")
+    if local:
+        print(f"[{label}]   size on disk after ingest: {dir_size(store.path) / 1e6:.1f} MB")
+    for target in sorted({1000, big}):
+        rate = fill(store, target, rng, pool)
+        lat = latency(store, queries)
+        size = f"; size on disk {dir_size(store.path) / 1e6:.1f} MB" if local else ""
+        print(f"[{label}] {store._cols[PASSAGES].count():>6} chunks: query top-5 median {lat['median_ms']:.1f} ms, "
+              f"p95 {lat['p95_ms']:.1f} ms (Chroma alone: median {lat['chroma_median_ms']:.2f} ms, "
+              f"p95 {lat['chroma_p95_ms']:.2f} ms); bulk fill {rate:.0f} chunks/s{size}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--big", type=int, default=10_000, help="chunks for the large query test")
+    server = ap.add_mutually_exclusive_group()
+    server.add_argument("--chroma-url", help="also measure a client of this Chroma server (empty collections)")
+    server.add_argument("--chroma-server", action="store_true",
+                        help="start `chroma run` on 127.0.0.1 and also measure a client of it")
     args = ap.parse_args()
     rng = random.Random(7)
     pool = sentences()
@@ -97,26 +135,14 @@ def main() -> None:
     queries += [" ".join(rng.sample(rng.choice(pool).split(), 6)) for _ in range(100 - len(queries))]
     embed(["warm up the model"])
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Settings(data_dir=Path(tmp)))
-        docs = [paragraphs(10, rng, pool) for _ in range(50)]
-        t0 = time.perf_counter()
-        chunks = sum(store.upsert_document(f"doc-{i}", "\n\n".join(d), {"title": f"Doc {i}"})[1]
-                     for i, d in enumerate(docs))
-        dt = time.perf_counter() - t0
-        flat = [p for d in docs for p in d]
-        t1 = time.perf_counter()
-        embed(flat)
-        emb_dt = time.perf_counter() - t1
-        print(f"ingest: 500 paragraphs -> {chunks} chunks in {dt:.1f} s: {500 / dt:.1f} paragraphs/s, "
-              f"{chunks / dt:.1f} chunks/s (embedding the 500 paragraphs alone: {500 / emb_dt:.1f}/s)")
-        print(f"  size on disk after ingest: {dir_size(store.path) / 1e6:.1f} MB")
-        for target in (1000, args.big):
-            rate = fill(store, target, rng, pool)
-            lat = latency(store, queries)
-            print(f"{store._cols[PASSAGES].count():>6} chunks: query top-5 median {lat['median_ms']:.1f} ms, "
-                  f"p95 {lat['p95_ms']:.1f} ms (Chroma alone: median {lat['chroma_median_ms']:.2f} ms, "
-                  f"p95 {lat['chroma_p95_ms']:.2f} ms); bulk fill {rate:.0f} chunks/s; "
-                  f"size on disk {dir_size(store.path) / 1e6:.1f} MB")
+        measure(Store(Settings(data_dir=Path(tmp) / "embedded")), "embedded", args.big, queries, pool)
+        if args.chroma_url:
+            store = Store(Settings(data_dir=Path(tmp) / "client", chroma_url=args.chroma_url))
+            measure(store, f"client of {args.chroma_url}", args.big, queries, pool)
+        elif args.chroma_server:
+            with ChromaServer(Path(tmp) / "server") as srv:
+                store = Store(Settings(data_dir=Path(tmp) / "client", chroma_url=srv.url))
+                measure(store, "client of chroma run on 127.0.0.1", args.big, queries, pool)
 
 
 if __name__ == "__main__":

@@ -59,4 +59,4 @@ def register(subparsers) -> None:
                               description=__doc__)
     p.add_argument("--json", action="store_true", help="settings, origins, descriptions and prices as JSON")
     p.add_argument("--prices", action="store_true", help="also list the price table")
-    p.set_defaults(func=cmd_config, reads_settings_only=True)
+    p.set_defaults(func=cmd_config)

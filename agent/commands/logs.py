@@ -93,4 +93,4 @@ def register(subparsers) -> None:
     p.add_argument("-n", type=int, default=20, metavar="N", help="how many of the latest calls (default 20)")
     p.add_argument("--full", action="store_true", help="also show prompts and responses (when full logging was on)")
     p.add_argument("--json", action="store_true", help="the entries as JSON, with their cost")
-    p.set_defaults(func=cmd_logs, reads_settings_only=True)
+    p.set_defaults(func=cmd_logs)

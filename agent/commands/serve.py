@@ -1,4 +1,4 @@
-"""`cli.py serve`: the embedded model as an OpenAI-compatible endpoint on this machine."""
+"""`dissect serve`: the embedded model as an OpenAI-compatible endpoint on this machine."""
 from __future__ import annotations
 
 import signal
@@ -9,9 +9,11 @@ from agent.llm import default_model_for
 def cmd_serve(args, settings) -> int:
     from agent.llm.local import serve_openai
 
-    server = serve_openai(settings, host=args.host, port=args.port, parallel=args.parallel or settings.digest.concurrency)
+    parallel = args.parallel or settings.digest.concurrency
+    server = serve_openai(settings, host=args.host, port=args.port, parallel=parallel)
     base = server.listening_address.rstrip("/") + "/v1"
-    print(f"serving {settings.llm.model or default_model_for(settings.llm.backend)} at {base} (Ctrl-C stops)", flush=True)
+    model = settings.llm.model or default_model_for(settings.llm.backend)
+    print(f"serving {model} at {base} (Ctrl-C stops)", flush=True)
     print(f"use it with: DISSECT_BACKEND=openai OPENAI_BASE_URL={base} DISSECT_MODEL=local", flush=True)
     try:
         signal.pause()

@@ -91,4 +91,4 @@ def register(subparsers) -> None:
                               description=__doc__)
     p.add_argument("--check", action="store_true", help="only check; exit 2 when something is missing")
     p.add_argument("--dry-run", action="store_true", help="print the pip command instead of running it")
-    p.set_defaults(func=cmd_setup, reads_settings_only=True)
+    p.set_defaults(func=cmd_setup)

@@ -84,11 +84,12 @@ class _Attempt:
 
 
 class StructuredLLM:
-    def __init__(self, backend: LLMBackend, cache: DiskCache, log_path, *, retries: int = 2):
+    def __init__(self, backend: LLMBackend, cache: DiskCache, log_path, *, retries: int = 2, log_full: bool = False):
         self.backend = backend
         self.cache = cache
         self.log_path = log_path
         self.retries = retries
+        self.log_full = log_full  # settings.llm.log_full: the log also keeps each prompt and response
         self._identity: dict[str, Any] | None = None
 
     def identity(self) -> dict[str, Any]:
@@ -107,7 +108,7 @@ class StructuredLLM:
     def _key(self, req: Request) -> str:
         return request_fingerprint(self.identity(), req.messages, req.schema, req.max_tokens, req.temperature)
 
-    def _log(self, req_key: str, c: Completion, ok: bool, note: str = "") -> None:
+    def _log(self, req_key: str, c: Completion, ok: bool, note: str = "", messages: list[dict] | None = None) -> None:
         entry = {
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
             "backend": self.backend.name,
@@ -122,6 +123,8 @@ class StructuredLLM:
         }
         if note:
             entry["note"] = note[:300]
+        if self.log_full:
+            entry.update(messages=messages or [], response=c.text)
         append_line(self.log_path, json.dumps(entry))
         log.info("llm %s %s in=%d out=%d %.1fs%s", self.backend.name, c.model, c.tokens_in, c.tokens_out,
                  c.seconds, " (cached)" if c.cached else "")
@@ -174,7 +177,7 @@ class StructuredLLM:
                     problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                     if c.finish_reason == "length":
                         problem = f"reply cut off at max_tokens ({req.max_tokens}): {problem}"
-                    self._log(key, c, ok=False, note=problem)
+                    self._log(key, c, ok=False, note=problem, messages=req.messages)
                     if p.ask.stats is not None:
                         p.ask.stats.errors.append(problem)
                     p.problem = problem
@@ -187,7 +190,7 @@ class StructuredLLM:
                     entry = {k: v for k, v in c.__dict__.items() if k != "cached"}
                     for k in {key, p.first_key}:
                         self.cache.put_json("llm", k, entry)
-                self._log(key, c, ok=True)
+                self._log(key, c, ok=True, messages=req.messages)
             pending = still
         for p in pending:
             p.result = LLMError(f"model {self.backend.model} returned invalid JSON {self.retries + 1} times: "

@@ -68,7 +68,7 @@ def test_real_local_model_keeps_schema_under_prompt_injection(arxiv_server, tmp_
 
 def test_cli_on_embedded_defaults_with_a_local_file(tmp_path):
     """The installed `dissect` command, run from an unrelated folder with every default: the report goes to the
-    per-user data folder, which it names on stderr, and nothing is written to the working directory."""
+    per-user data folder, which it names on stderr once created, and nothing is written to the working directory."""
     command = Path(sys.executable).parent / "dissect"
     assert command.exists(), "the package is not installed: make install (pip install -e .) creates `dissect`"
     data_home = tmp_path / "xdg"
@@ -82,7 +82,7 @@ def test_cli_on_embedded_defaults_with_a_local_file(tmp_path):
     assert p.returncode == 0, p.stderr
     report = Path(p.stdout.strip())
     assert report.is_relative_to(data_home / "dissect" / "reports")
-    assert f"keeping data and reports in {data_home}" in p.stderr
+    assert f"data and reports are kept in {data_home}" in p.stderr
     assert not list(cwd.iterdir())
     text = report.read_text()
     assert "model: SmolLM2-135M-Instruct" in text and "## The core fallacy" in text

@@ -119,6 +119,20 @@ def test_dry_run_prints_ranking_and_writes_nothing(server, tmp_path, capsys, mon
     assert not s.paths.data_dir.exists() and not s.paths.reports_dir.exists()
 
 
+def test_dry_run_prints_the_cost_estimate_and_the_cap(server, tmp_path, capsys, monkeypatch):
+    s = settings_for(server, tmp_path)
+    for k, v in {"DISSECT_ARXIV_API_URL": s.sources.arxiv_api_url, "DISSECT_ARXIV_DELAY": "0.05",
+                 "DISSECT_DIGEST_MAX": "2", "DISSECT_BACKEND": "openai", "DISSECT_MODEL": "gpt-4o-mini"}.items():
+        monkeypatch.setenv(k, v)
+    argv = ["digest", "--date", "2026-01-19", "--dry-run", "--max-cost", "0.05", "--data-dir", str(s.paths.data_dir)]
+    assert cli.main(argv) == 0
+    # 2 calls of a window-filling prompt (8192 - 2048 tokens) and a full reply (2048) at $0.15/$0.60 per million
+    out = capsys.readouterr().out
+    assert "estimated cost: up to $0.0043 a paper, $0.0086 for 2 with gpt-4o-mini; cap $0.0500" in out
+    assert cli.main([*argv[:4], "--max-cost", "-1"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --max-cost must be 0 or more (0: no cap)"
+
+
 # ---- the digest -------------------------------------------------------------------------------------------
 def test_digest_publishes_page_index_and_valid_feed(server, tmp_path):
     s = settings_for(server, tmp_path, digest_max=4)
