@@ -106,14 +106,10 @@ def test_batch_runs_concurrently_and_isolates_failures(tmp_path):
         backend._async_kwargs["max_retries"] = 0
         reqs = [Request(messages=_messages()) for _ in range(7)]
         reqs.insert(3, Request(messages=[{"role": "user", "content": "POISON"}]))
-        import time
-
-        t0 = time.perf_counter()
         out = backend.complete_batch(reqs)
-        elapsed = time.perf_counter() - t0
         assert len(out) == 8 and isinstance(out[3], LLMError)
         assert all(not isinstance(o, Exception) for i, o in enumerate(out) if i != 3)
-        assert elapsed < 8 * 0.3 * 0.6  # concurrent, not serial
+        assert srv.max_in_flight > 1  # concurrent, not serial: the server saw requests overlap
     finally:
         srv.close()
 

@@ -25,6 +25,8 @@ class OpenAIFixture:
         self.fail_when = fail_when  # a prompt containing this string gets HTTP 500
         self.model = model
         self.requests: list[dict] = []
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests the server was answering at once (concurrency, not timing)
         self._lock = threading.Lock()
         fixture = self
 
@@ -55,6 +57,15 @@ class OpenAIFixture:
         with self._lock:
             self.requests.append(body)
             n = len(self.requests)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return self._answer(path, body, n)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _answer(self, path: str, body: dict, n: int) -> tuple[int, dict]:
         if self.latency:
             time.sleep(self.latency)
         if not path.endswith("/chat/completions"):
