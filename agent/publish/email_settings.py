@@ -24,7 +24,8 @@ class EmailSettings(BaseModel):
     security: Security = Field("starttls", description="starttls (upgrade, then log in), tls (TLS from the first "
                                                        "byte) or none (a relay on this machine; no password)")
     username: str = Field("", description="login name (empty: no login)")
-    password: str = Field("", description="login password: set it with DISSECT_EMAIL__PASSWORD (never printed)")
+    password: str = Field("", repr=False, description="login password: set it with DISSECT_EMAIL__PASSWORD (never "
+                                                       "printed)")
     sender: str = Field("", description="the From address")
     recipients: list[str] = Field([], description="To addresses (comma-separated in the environment)")
     send_empty: bool = Field(False, description="also send the email on a day with nothing new")
