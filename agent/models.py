@@ -170,6 +170,7 @@ class SourceScan(BaseModel):
     kind: SourceKind
     text_origin: TextOrigin
     first_line: str  # the first sentence of the abstract (or text), copied by the program
+    categories: list[str] = []  # arXiv categories (site tags)
 
 
 def result_slug(kind: str, source_id: str, title: str) -> str:

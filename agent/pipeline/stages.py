@@ -134,7 +134,7 @@ def render(job: PaperJob, ctx: RunContext) -> None:
         job.result = DissectionResult(
             scan=SourceScan(title=paper.title, authors=paper.authors, published=paper.published, url=paper.url,
                             source_id=paper.source_id, kind=paper.ref.kind, text_origin=paper.text_origin,
-                            first_line=first_line(paper)),
+                            first_line=first_line(paper), categories=paper.categories),
             dissection=job.draft,
             quotes=job.quotes,
             related=related,
