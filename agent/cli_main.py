@@ -19,6 +19,7 @@ from pathlib import Path
 import agent.commands
 from agent import __version__
 from agent.commands import flag_overrides
+from agent.corpus.embeddings import configure as configure_embedder
 from agent.errors import DissectError
 from agent.settings import describe_settings, load_settings
 
@@ -119,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     new_data_dir = None
     try:
         settings = load_settings(flag_overrides(args))
+        configure_embedder(settings.llm.threads)  # also where no store is opened (the digest's ranking)
         new_data_dir = _new_default_data_dir(settings, args)
         return args.func(args, settings)
     except DissectError as exc:

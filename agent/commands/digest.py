@@ -19,7 +19,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from agent.commands import progress_printer, terminal_safe
+from agent.commands import generation_printer, progress_printer, terminal_safe
+from agent.llm.progress import listening
 from agent.pricing import TYPICAL_PAPER_CHARS, estimate_paper_cost, format_usd
 
 ALL_FAILED = 10
@@ -67,8 +68,8 @@ def _dry_run(args, settings, window, opts) -> int:
 
 
 def cmd_digest(args, settings) -> int:
-    from agent.digest.run import run_digest
     from agent.digest.logfile import digest_logging
+    from agent.digest.run import run_digest
     from agent.digest.window import DigestOptions, resolve_window
     from agent.errors import ConfigError, DissectError
     from agent.publish.lock import RunLock
@@ -85,7 +86,8 @@ def cmd_digest(args, settings) -> int:
         return _dry_run(args, settings, window, opts)
     with digest_logging(settings, opts) as log_path:
         try:
-            with RunLock(Path(settings.paths.data_dir) / "digest.lock", "digest"):
+            with RunLock(Path(settings.paths.data_dir) / "digest.lock", "digest"), \
+                    listening(generation_printer(args.quiet)):
                 run = run_digest(settings, window, max_n=args.max, force=args.force, opts=opts,
                                  progress=progress_printer(args.quiet))
         except DissectError as exc:  # cli.py prints it; the log keeps it for whoever reads cron's aftermath
@@ -114,7 +116,8 @@ def register(subparsers) -> None:
                       help="the digest of this announcement day (default: today, UTC; weekends mean Friday)")
     when.add_argument("--since", type=_day, metavar="YYYY-MM-DD",
                       help="cover every paper submitted from this day to today (catching up)")
-    p.add_argument("--max", type=int, metavar="N", help="dissect at most N papers for the day, counting earlier runs of the day (default: digest_max)")
+    p.add_argument("--max", type=int, metavar="N", help="dissect at most N papers for the day, counting earlier runs "
+                                                        "of the day (default: digest_max)")
     p.add_argument("--dry-run", action="store_true", help="print the ranked list with scores and do nothing else")
     p.add_argument("--max-cost", type=float, metavar="USD",
                    help="stop dissecting (and publish what is done) when the next paper would take the day's model "

@@ -233,3 +233,19 @@ def test_verbose_logs_each_stage(caplog):
     finally:
         logging.getLogger("dissect").setLevel(logging.NOTSET)
     assert [r.getMessage() for r in caplog.records] == ["fetch..."]
+
+
+def test_verbose_logs_a_long_model_call_every_few_seconds(caplog):
+    from agent.commands import generation_printer
+
+    logging.getLogger("dissect").setLevel(logging.INFO)
+    try:
+        with caplog.at_level(logging.INFO, logger="dissect.progress"):
+            show = generation_printer(quiet=False)
+            for tokens, elapsed in [(1, 0.1), (50, 5.0), (120, 10.5), (130, 11.0), (300, 21.0)]:
+                show(tokens, elapsed, False)
+            show(310, 21.4, True)
+    finally:
+        logging.getLogger("dissect").setLevel(logging.NOTSET)
+    assert [r.getMessage() for r in caplog.records] == [
+        "model: 120 tokens so far, 10 s", "model: 300 tokens so far, 21 s", "model: 310 tokens in 21 s"]
