@@ -13,7 +13,7 @@ accuracy, the "no clear fallacy" rate on the clean texts, the quote support rate
 agent.critique.support when it exists, else n/a), the copy rate, the distribution of fallacy names, seconds and
 tokens per dissection and a per-stage cost line. --json prints one JSON object instead.
 
-Usage:  python bench/critique_eval.py --analysis-only [--split dev|train|all] [--limit N] [--json]
+Usage:  python bench/critique_eval.py --analysis-only [--split dev|test|held-out|train] [--limit N] [--json]
         python bench/critique_eval.py --backend openai --model M --base-url http://127.0.0.1:8000/v1
 """
 from __future__ import annotations
@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,7 +62,7 @@ class Outcome:
 
 
 def load_records(split: str, limit: int | None) -> list[dict]:
-    names = ["dev", "train"] if split == "all" else [split]
+    names = ["dev", "test"] if split == "held-out" else [split]
     recs = [json.loads(line) for n in names for line in (DATA / f"{n}.jsonl").read_text().splitlines() if line]
     return recs[:limit] if limit else recs
 
@@ -118,11 +119,16 @@ def run_dissect(rec: dict, clean: bool, settings, llm, work: Path) -> Outcome:
 
 
 # ---- metrics ------------------------------------------------------------------------------------------------
-def support_scorer():
+def support_scorer() -> tuple[Callable[[str, str], str] | None, str]:
+    """Part B's support scorer, or None and why not (absent, or present but not importable)."""
     try:
-        return importlib.import_module("agent.critique.support").score_support
-    except (ModuleNotFoundError, AttributeError):
-        return None
+        return importlib.import_module("agent.critique.support").score_support, ""
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("agent.critique", "agent.critique.support"):
+            return None, f"agent.critique.support could not be imported: {exc}"
+        return None, "agent.critique.support not present"
+    except (ImportError, AttributeError) as exc:
+        return None, f"agent.critique.support could not be imported: {exc}"
 
 
 def copy_rate(outcomes: list[Outcome], records: dict[str, dict]) -> float | None:
@@ -164,9 +170,10 @@ def summarise(outcomes: list[Outcome], records: dict[str, dict], pairs: list[dic
     if not model_run:
         top3 = [o for o in flawed if any(same_sentence(s, records[o.record_id]["planted"]) for s in o.top3)]
         out["planted_in_top3"] = len(top3) / len(flawed) if flawed else None
-    scorer = support_scorer()
+    scorer, why_not = support_scorer()
     if scorer is None:
         out["support_pairs"] = None
+        out["support_note"] = why_not
     else:
         agree = [scorer(p["point"], p["quote"]) == p["label"] for p in pairs]
         out["support_pairs"] = {"n": len(pairs), "agreement": sum(agree) / len(agree) if agree else None}
@@ -200,7 +207,7 @@ def print_report(s: dict, label: str) -> None:
           f"   (on flawed texts: {pct(s['no_clear_fallacy_flawed'])})")
     sp = s["support_pairs"]
     print("  support scorer on labelled pairs                "
-          + ("n/a (agent.critique.support not present)" if sp is None else f"{pct(sp['agreement'])} of {sp['n']}"))
+          + (f"n/a ({s.get('support_note', '')})" if sp is None else f"{pct(sp['agreement'])} of {sp['n']}"))
     if "copy_rate" in s:
         print(f"  quote support rate (quotes judged supported)   {pct(s['quote_support_rate'])}")
         print(f"  copy rate (prose fields copying source/title)  {pct(s['copy_rate'])}")
@@ -216,7 +223,9 @@ def print_report(s: dict, label: str) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--split", choices=["dev", "train", "all"], default="dev")
+    ap.add_argument("--split", choices=["dev", "test", "held-out", "train"], default="dev",
+                    help="dev: the reported split; test: written after the analysis stage was frozen, run once; "
+                         "held-out: dev and test; train: what the head was trained on")
     ap.add_argument("--analysis-only", action="store_true", help="no model: the analysis stage's top candidate")
     ap.add_argument("--backend", choices=["local", "openai", "gpu"], default="local")
     ap.add_argument("--model", default="")

@@ -29,7 +29,8 @@ CUE_PATTERNS: dict[str, list[re.Pattern[str]]] = {
                      r"^(so|thus|hence)\b", r"\b(as a result|for this reason|in short|in sum|showing that|"
                      r"(we|one) can (safely |therefore )?(say|conclude|assume|infer))\b"),
     # booster: certainty beyond what a finding gives
-    "booster": _rx(r"\b(clearly|obviously|plainly|undoubtedly|fundamentally|perfectly|unquestionably|certainly|"
+    "booster": _rx(r"\b(unsolvable|impossible|meaningless|an illusion|hopeless|worthless|useless|beyond repair)\b",
+                  r"\b(clearly|obviously|plainly|undoubtedly|fundamentally|perfectly|unquestionably|certainly|"
            r"definitively|"
                    r"conclusively|beyond (any )?doubt|without (a )?doubt|settled?|proves?|proven|establish(es|ed)?|"
                    r"no one disputes|undeniabl[ey]|fully|entirely|completely|thoroughly|easily refute\w*|"
@@ -84,9 +85,14 @@ CUE_PATTERNS: dict[str, list[re.Pattern[str]]] = {
                          r"use|used)|(higher|more|larger|lower) \w+ (were|was|had|showed|scored))\b"),
     # controlled evidence (supports causal language)
     "controlled": _rx(r"\b(randomi[sz]ed|controlled (experiment|study|trial)|ablat\w*|intervention|clamp\w*|"
-                      r"steer\w*|we control|controlling for|counterfactual|held fixed|a/b test)\b"),
+                      r"steering (experiment|intervention)s?|we (steer|control)|controlling for|counterfactual|"
+                      r"held fixed|a/b test)\b"),
     # anthropomorphic language: mental states ascribed to a model
-    "anthropomorphic": _rx(r"\b(wants?|wanted|wishes|desires?|craves?|longs?|yearns?|fears?|feared|resents?|"
+    "anthropomorphic": _rx(r"\b(anxious|nervous|worried|afraid|eager|keen|jealous|envious|angry|sad|lonely|bored|"
+                           r"curious|ashamed|guilty|grateful|hopeful|pretends?|pretending|conspires?|plots?|"
+                           r"schemes? to|trusts? (each other|one another|the user)|agreed in spirit|sense(s)? that|"
+                           r"hopes? to|is trying to deceive|plans? to)\b",
+                  r"\b(wants?|wanted|wishes|desires?|craves?|longs?|yearns?|fears?|feared|resents?|"
                            r"enjoys?|hates?|loves|is proud|proud of|embarrassed|frustrated|uneasy|uncomfortable|"
                            r"feels?|genuinely cares|cares about|is determined|determined to|dreams? of|ambitions?|"
                            r"out of spite|its (own )?survival|would not die|true (intentions?|beliefs?|goals?|self)|"
@@ -101,12 +107,17 @@ CUE_PATTERNS: dict[str, list[re.Pattern[str]]] = {
     "ai_subject": _rx(r"\b(the|our|this|each|an?) (fine-tuned |trained |base )?" + _AI + r"\b",
                       r"^(it|they)\b"),
     # appeal to authority
-    "authority": _rx(r"\b(experts?|leading (researchers|scientists|labs?)|prominent|eminent|renowned|"
+    "authority": _rx(r"\b(senior|well-known|famous|celebrated|influential|leading|top|eminent) (figures|names|voices|"
+                     r"people|scientists|researchers|experts|thinkers)\b", r"\b(heads? of|luminaries|big names|"
+                     r"the godfathers?)\b",
+                  r"\b(experts?|leading (researchers|scientists|labs?)|prominent|eminent|renowned|"
                      r"world-renowned|respected|well-known|distinguished|senior (researchers|staff|scientists)|"
                      r"chief scientist|founders? of|pioneers?|laureates?|nobel|turing award|authorities|"
                      r"open letter|signed by|endorsed|reviewed by|top (universities|labs)|"
                      r"major labs?|most (respected|eminent|senior)|by virtue of)\b"),
-    "deference": _rx(r"\b(agree|agrees|has (said|stated|argued|claimed)|have (said|stated|long maintained)|"
+    "deference": _rx(r"\b((publicly )?(described|called|characteri[sz]ed|labell?ed|declared) (it|them|this|"
+                     r"that)( that way| as)?|drawn up by|designed by|proposed by|written by \w+ (figures|experts))\b",
+                  r"\b(agree|agrees|has (said|stated|argued|claimed)|have (said|stated|long maintained)|"
                      r"long maintained|described (it|the \w+) as|according to|as \w+ (has|have) (said|noted|stated)|"
                      r"endorsed|confirms?|having been (assigned|reviewed|approved)|since (its|their) authors)\b"),
     "settled": _rx(r"\b(settled?|settles|requires? no|needs? no|no further (checking|validation|evidence)|"
@@ -114,14 +125,19 @@ CUE_PATTERNS: dict[str, list[re.Pattern[str]]] = {
                    r"is (assured|correct|established)|remove any doubt|the correct one)\b"),
     "citation": _rx(r"\b(et al\.?|\(\d{4}[a-z]?\)|\d{4}[a-z]?\)|following \w+|as in \w+|see \w+)\b"),
     # either/or framing
-    "either_or": _rx(r"\beither\b.{3,160}\bor\b", r"\b(only|just) (two|2) (options|alternatives|choices|"
+    "either_or": _rx(r"\b(whether to|choose whether to)\b.{3,120}\bor (to )?\b", r"\bthe only (path|route|way|option|"
+             r"choice|course)( left| remaining)?\b",
+                  r"\beither\b.{3,160}\bor\b", r"\b(only|just) (two|2) (options|alternatives|choices|"
                      r"possibilities|paths)\b", r"\b(two alternatives only|stark choice|no third (path|way|option)|"
                      r"no middle ground|nothing in between|the only (remaining |other )?(option|alternative|choice|"
                      r"way)|must choose between|choose between|or else|the choice is (simple|clear|binary|stark))\b",
                      r"\b(now|today)\b.{1,60}\bor\b.{1,60}\b(forever|for good|never)\b",
                      r"\bunless\b.{3,120}\bthe only\b", r"\bif\b.{3,80}\bnot\b.{3,80}\bthe only\b"),
     # unfalsifiable framing
-    "unfalsifiable": _rx(r"\b(no (evidence|measurement|test|result|experiment|probe|observation)s? (of \w+ \w+ )?"
+    "unfalsifiable": _rx(r"\b((is|are) (itself|themselves) (a sign|evidence|proof)|all the same|too (subtle|subtly|"
+                         r"well hidden|deeply hidden)\b.{0,20}\b(for|to)|for any (probe|test|method|measurement|"
+                         r"evaluation)( of ours)? (or anyone|to))\b",
+                  r"\b(no (evidence|measurement|test|result|experiment|probe|observation)s? (of \w+ \w+ )?"
                          r"(could|can|would|will)( ever)?)\b",
                          r"\b(whatever (the )?(score|result|evidence|behaviou?r|outcome|the \w+ (reports?|shows?))|"
                          r"whether or not|regardless of (what|the result|whether)|no matter what|"
@@ -134,12 +150,15 @@ CUE_PATTERNS: dict[str, list[re.Pattern[str]]] = {
                          r"careful)|tells? us nothing|can (always )?be explained (away|as)|would pass every|"
                          r"cannot be detected|need not show)\b"),
     # redefinition of a term
-    "redefinition": _rx(r"\b(we define|defined as|by (definition|which we mean|\w+ we (simply |only )?mean)|"
+    "redefinition": _rx(r"\b(an? (\w+ ){1,2}is one that|are those that|simply means|just means)\b",
+                  r"\b(we define|defined as|by (definition|which we mean|\w+ we (simply |only )?mean)|"
                         r"we (simply |only )?mean|in (this|the \w+|a \w+) sense|in the sense (that|of)|"
                         r"we count as|count(s|ed)? as|what it means (for|to)|we call|is what we mean|"
                         r"by (this|that|the|its|our) ([\w']+ )?(measure|definition|criterion|standard))\b"),
     # retreat to a modest reading
-    "retreat": _rx(r"\b(at (a|the very) minimum|at the very least|put more carefully|strictly speaking|"
+    "retreat": _rx(r"\b(put differently|to put it (modestly|simply|another way)|or rather|more precisely|or at least|"
+                   r"in a weaker sense)\b",
+                  r"\b(at (a|the very) minimum|at the very least|put more carefully|strictly speaking|"
                    r"to state our claim precisely|when pressed|we (claim|mean) only|(we|this) (only|simply) mean|"
                    r"all (we|this) (claim|means?|establish)|in the (modest|limited|weak) sense|put modestly|"
                    r"which no one disputes|which nobody denies|undeniable|no more than|though all this means|"
@@ -147,7 +166,11 @@ CUE_PATTERNS: dict[str, list[re.Pattern[str]]] = {
                    r"simply )?\w+)\b"),
     # shift of the criterion of success
     "goal_shift_weak": _rx(r"\b(instead|rather than|however)\b"),
-    "goal_shift": _rx(r"\b(we now (consider|regard|count|take)|should have been (lower|higher|different)|"
+    "goal_shift": _rx(r"\b((is|are) the (case|thing|question|measure|comparison|setting)s? that (really )?matters?|"
+                      r"more (meaningful|relevant|appropriate|important|realistic) (comparison|measure|test|"
+                      r"criterion|goal|target|baseline|standard)|too ambitious|we now (believe|think|see)|"
+                      r"meets? every expectation)\b",
+                  r"\b(we now (consider|regard|count|take)|should have been (lower|higher|different)|"
                       r"is not .{1,60}\bbut (whether|how|that)|(appropriate|better|sensible|realistic) (aim|goal|"
                       r"measure|test|criterion|bar|standard|target|threshold)|what (really )?matters|what counts|"
                       r"the (proper|real|relevant|right) "
@@ -167,7 +190,9 @@ CUE_PATTERNS: dict[str, list[re.Pattern[str]]] = {
     # a justification clause
     "justification": _rx(r"\b(because|since|given that|having been|by virtue of|as (it|they) (was|were|is|are))\b"),
     # description of an opposing view
-    "opponent_view": _rx(r"\b(critics|critics of|its critics|opponents?|sceptics?|skeptics?|detractors?|advocates of|"
+    "opponent_view": _rx(r"\b((people|those|researchers) who (call for|argue for|advocate|support|push for|favou?r|"
+                         r"oppose|want)|supporters of|champions of|the (other|opposing) side)\b",
+                  r"\b(critics|critics of|its critics|opponents?|sceptics?|skeptics?|detractors?|advocates of|"
                          r"proponents|"
                          r"optimists|pessimists|doomers|the opposing camp|those who (doubt|dismiss|worry|favour|"
                          r"oppose|reject)|people who (favour|worry|oppose)|its critics|naysayers)\b"),
@@ -181,14 +206,18 @@ CUE_PATTERNS: dict[str, list[re.Pattern[str]]] = {
                      r"our (results|data|study) (easily )?(refute|disprove|contradict)\w*|which our results "
                      r"disprove|untenable)\b"),
     # escalation: one step said to lead to the next
-    "escalation": _rx(r"\b(will (next|soon|then|eventually|ultimately|inevitably)|and (then|finally|ultimately|"
+    "escalation": _rx(r"\b((the )?next one|can only end (with|in)|will end (with|in)|snowballs?|spirals?|"
+                      r"one thing leads to another|thin end of the wedge)\b",
+                  r"\b(will (next|soon|then|eventually|ultimately|inevitably)|and (then|finally|ultimately|"
                       r"eventually)|only a matter of time|first step|step by step|will lead to|lead(s)? to|"
                       r"before long|open the floodgates|begets|on a (path|road) (to|toward|where|that)|a road that|"
                       r"slope|"
                       r"tomorrow|in the end|until (models|nothing|every)|each (small )?(concession|adjustment|"
                       r"round)|next (rewrite|step)|soon (decline|run|all))\b"),
     # circular support
-    "circular": _rx(r"\b(by definition|by (our )?assumption|we (define|count) as|as shown by the fact|"
+    "circular": _rx(r"\b(as (its|their) \w+ \w+ shows?|(is|are) the \w+ ones\b.{0,40}\b(shows?|prove)|"
+            r"which is why it is)\b",
+                  r"\b(by definition|by (our )?assumption|we (define|count) as|as shown by the fact|"
                     r"which we know because|is part of what it means|are precisely|is precisely|"
                     r"(the|our) (standard|reference|ground truth) (by|against) which|"
                     r"whatever \w+ (the \w+ )?(endorses|says|approves)|"
@@ -197,7 +226,10 @@ CUE_PATTERNS: dict[str, list[re.Pattern[str]]] = {
     "score": _rx(r"\d+(\.\d+)?\s?%", r"\b(score[sd]?|scoring|accuracy|pass(es|ed)?|solv(es|ed)|answered|"
                  r"leaderboard|exam|quiz|benchmark|test|suite|vignettes|top[s]? the)\b"),
     # capability language
-    "capability": _rx(r"\b(genuine|true|real) (theory of mind|understanding|intelligence|reasoning|"
+    "capability": _rx(r"\b(ready to (replace|take over|run|practi[sc]e|serve|act)|can (already )?(guide|design|"
+                      r"create|run|conduct|perform|carry out|take over)|from start to finish|"
+                      r"without (any )?human (help|oversight|input)|on (its|their) own)\b",
+                  r"\b(genuine|true|real) (theory of mind|understanding|intelligence|reasoning|"
                       r"ability|abilities|capabilit\w+)\b",
                       r"\b(theory of mind|general intelligence|understands? (language|the world)|clinical judgement|"
                       r"can be (relied upon|trusted)|relied upon|capable of|possess(es)?|has acquired|"

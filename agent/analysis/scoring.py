@@ -77,8 +77,9 @@ def _anthropo(c: Ctx) -> float:
     strong, weak = c.n("anthropomorphic"), c.n("mental_state")
     if not strong and not weak:
         return 0.0
+    human = max(c.h("author_subject"), c.h("opponent_view"))
     return _clip(0.45 * (strong > 0) + 0.15 * max(0, strong - 1) + 0.12 * weak + 0.15 * c.h("ai_subject") * (strong > 0)
-                 - 0.35 * c.h("redefinition") - 0.4 * c.h("author_subject") - _hedged(c))
+                 - 0.35 * c.h("redefinition") - 0.4 * human - _hedged(c))
 
 
 def _leap(c: Ctx) -> float:
@@ -98,8 +99,8 @@ def _unfalsifiable(c: Ctx) -> float:
 def _causation(c: Ctx) -> float:
     association = max(c.h("correlational"), c.prior("correlational"))
     if not c.h("causal"):
-        weak = c.h("causal_weak") * c.h("correlational") * c.h("inference")
-        return _clip(0.55 * weak - 0.4 * c.h("controlled") - _hedged(c))
+        weak = c.h("causal_weak") * association * c.h("inference")
+        return _clip(0.5 * weak + 0.1 * c.h("prescriptive") * weak - 0.4 * c.h("controlled") - _hedged(c))
     return _clip(0.3 + 0.3 * association + 0.15 * c.h("inference") + 0.1 * c.h("prescriptive")
                  + 0.1 * c.h("booster") - 0.4 * c.h("controlled") - _hedged(c))
 
@@ -139,7 +140,7 @@ def _begging(c: Ctx) -> float:
 
 
 def _equivocation(c: Ctx) -> float:
-    repeat = min(2, len(c.here.repeated_terms))
+    repeat = min(2, len(c.here.repeated_terms) + (len(c.here.echoed) > 0))
     linked = max(c.h("inference"), c.h("justification"), c.h("redefinition"))
     if not repeat or not linked:
         return 0.0
