@@ -16,10 +16,9 @@ meet. The stemmer only needs to be consistent, not linguistically right: queries
 """
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -30,7 +29,7 @@ B = 0.75
 # ranking's top hit cannot outvote agreement lower down in both.
 RRF_K = 60
 
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_WORD = re.compile(r"[^\W_]+")  # "network's" gives "network" and "s", dropped as too short
 STOP_WORDS = frozenset("""
 a about above after again against all also am an and any are as at be because been before being below between
 both but by can could did do does doing down during each few for from further had has have having he her here
@@ -38,8 +37,7 @@ hers herself him himself his how i if in into is it its itself just let me more 
 off on once only or other ought our ours ourselves out over own same she should so some such than that the their
 theirs them themselves then there these they this those through to too under until up very was we were what when
 where which while who whom why will with would you your yours yourself yourselves one ones may might must shall
-s t don doesn isn aren wasn weren won wouldn shouldn couldn can't cannot it's that's there's we're they're
-i'm you're let's
+s t don doesn isn aren wasn weren won wouldn shouldn couldn cannot re ll ve
 """.split())
 _SPELLING = {"artefact": "artifact", "artefacts": "artifacts", "grey": "gray", "modelling": "modeling",
              "modelled": "modeled", "travelling": "traveling", "labelled": "labeled", "labelling": "labeling",
@@ -90,55 +88,55 @@ def stem(word: str) -> str:
     return word[:-1] if word.endswith("e") and len(word) > MIN_STEM + 1 else word
 
 
+@lru_cache(maxsize=200_000)
+def _term(word: str) -> str:
+    """The index term of one case-folded word ("" for a stop word); memoised: a corpus repeats its words."""
+    if word in STOP_WORDS or len(word) < 2:
+        return ""
+    return stem(fold_spelling(word))
+
+
 def tokenize(text: str) -> list[str]:
     """Index terms of `text`: words, case-folded, spelling-folded, stop words out, stemmed."""
-    out = []
-    for raw in _WORD.findall(text.casefold()):
-        word = raw.replace("’", "'")
-        if word in STOP_WORDS or len(word) < 2:
-            continue
-        word = word.split("'")[0]  # "network's" -> "network"
-        if word in STOP_WORDS or not word:
-            continue
-        out.append(stem(fold_spelling(word)))
-    return out
+    return [t for t in map(_term, _WORD.findall(text.casefold())) if t]
 
 
 class BM25Index:
     """Okapi BM25 over a fixed list of texts. Build once, query many times; scores are >= 0, 0 = no shared term.
 
-    Postings are kept per term as parallel numpy arrays (document numbers, term frequencies), so a query costs
-    one vectorised update per query term."""
+    Postings are one pair of numpy arrays (document numbers, term frequencies) sorted by term, with each term's
+    slice found from `_starts`: building is one np.unique over (term, document) keys, and a query costs one
+    vectorised update per query term."""
 
     def __init__(self, texts: Sequence[str], *, k1: float = K1, b: float = B):
         self.k1, self.b = k1, b
-        self.size = len(texts)
-        lengths = np.zeros(self.size, dtype=np.float32)
-        postings: dict[str, tuple[list[int], list[int]]] = {}
-        for i, text in enumerate(texts):
-            counts = Counter(tokenize(text))
-            lengths[i] = sum(counts.values())
-            for term, tf in counts.items():
-                docs, tfs = postings.setdefault(term, ([], []))
-                docs.append(i)
-                tfs.append(tf)
-        avg = float(lengths.mean()) if self.size else 0.0
-        # the length normalisation of each document, precomputed: k1 * (1 - b + b * len / avg)
-        self._norm = k1 * (1.0 - b + b * lengths / (avg or 1.0))
-        self._postings = {t: (np.asarray(d, dtype=np.int32), np.asarray(f, dtype=np.float32))
-                          for t, (d, f) in postings.items()}
+        self.size = n = len(texts)
+        self._vocab: dict[str, int] = {}
+        per_doc = [[self._vocab.setdefault(t, len(self._vocab)) for t in tokenize(text)] for text in texts]
+        lengths = np.array([len(ids) for ids in per_doc], dtype=np.int64)
+        terms = np.fromiter((t for ids in per_doc for t in ids), dtype=np.int64, count=int(lengths.sum()))
+        docs = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        keys, tfs = np.unique(terms * max(n, 1) + docs, return_counts=True)  # sorted by term, then document
+        self._docs = (keys % max(n, 1)).astype(np.int32)
+        self._tfs = tfs.astype(np.float32)
+        self._starts = np.searchsorted(keys // max(n, 1), np.arange(len(self._vocab) + 1))
+        df = np.diff(self._starts)
         # Lucene's non-negative idf: a term in every document still counts a little, never negatively
-        self._idf = {t: math.log(1.0 + (self.size - len(d) + 0.5) / (len(d) + 0.5)) for t, (d, _) in postings.items()}
+        self._idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        avg = float(lengths.mean()) if n else 0.0
+        # each document's length normalisation, precomputed: k1 * (1 - b + b * len / avg)
+        self._norm = (k1 * (1.0 - b + b * lengths / (avg or 1.0))).astype(np.float32)
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every text for `query` (each distinct query term counted once)."""
         out = np.zeros(self.size, dtype=np.float32)
         for term in set(tokenize(query)):
-            posting = self._postings.get(term)
-            if posting is None:
+            t = self._vocab.get(term)
+            if t is None:
                 continue
-            docs, tfs = posting
-            out[docs] += self._idf[term] * tfs * (self.k1 + 1.0) / (tfs + self._norm[docs])
+            span = slice(self._starts[t], self._starts[t + 1])
+            docs, tfs = self._docs[span], self._tfs[span]
+            out[docs] += self._idf[t] * tfs * (self.k1 + 1.0) / (tfs + self._norm[docs])
         return out
 
     def top(self, query: str, n: int, among: np.ndarray | None = None) -> list[tuple[int, float]]:
