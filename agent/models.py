@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from agent.publish.files import sha256, slugify
 
 SourceKind = Literal["arxiv", "web", "file"]
+SupportLabel = Literal["supported", "weak", "unsupported"]
 TextOrigin = Literal["arxiv-html", "arxiv-pdf", "arxiv-abstract", "web", "pdf", "html", "markdown", "text"]
 
 # The fixed taxonomy the core fallacy is named from ("other" when none fits).
@@ -78,48 +79,75 @@ class Passage(BaseModel):
 # ---- what the model writes ------------------------------------------------------------------------
 
 
+NO_CLEAR_FALLACY = "no clear fallacy"  # the core fallacy's name when no step of the argument clearly fails
+
+
 class CoreFallacy(BaseModel):
-    name: str = Field(description="a name from the taxonomy, or 'other'", max_length=60)
-    quote: str = Field(description="verbatim sentence from the source that the fallacy rests on", max_length=400)
-    explanation: str = Field(description="why the inference fails", max_length=500)
+    # evidence first: the model quotes and explains before it names (fields are written in this order)
+    quote: str = Field(description="the source sentence where the weakest step is made, copied whole",
+                       max_length=1000)
+    explanation: str = Field(description="why the inference from the evidence to that sentence fails; for 'no "
+                                         "clear fallacy', why it holds", max_length=2000)
+    name: str = Field(description="the kind of flaw: a taxonomy name, 'other', or 'no clear fallacy'", max_length=60)
+
+    @property
+    def no_clear_fallacy(self) -> bool:
+        return self.name.strip().casefold() == NO_CLEAR_FALLACY
 
 
 class HiddenAssumption(BaseModel):
-    assumption: str = Field(max_length=200)
-    quote: str = Field(description="verbatim sentence from the source that relies on it", max_length=400)
-    if_false: str = Field(description="what breaks if the assumption is false", max_length=300)
+    assumption: str = Field(description="something the argument needs but does not state", max_length=1000)
+    quote: str = Field(description="the source sentence that relies on it, copied whole", max_length=1000)
+    if_false: str = Field(description="what breaks if the assumption is false", max_length=1000)
 
 
 class Relation(BaseModel):
     passage: int = Field(description="number of the related passage, starting at 1", ge=1, le=20)
-    relation: str = Field(description="one line: echoes, answers, contradicts or ignores it, and how", max_length=200)
+    relation: str = Field(description="one line: echoes, answers, contradicts or ignores it, and how", max_length=600)
 
 
 class DissectionDraft(BaseModel):
-    """The structured output asked of the model. The string caps add up to about 6,500 characters (about 1,800
-    tokens with the JSON around them), under the default max_output_tokens: a constrained reply always fits."""
+    """The structured output asked of the model, plus `written_by_program`, which only the program sets.
 
-    claims: str = Field(description="what the work claims and how it argues, one paragraph", max_length=800)
+    The pydantic caps are generous (a reply from any backend validates); the schema sent with a request carries
+    the tighter caps of agent.critique.schema, budgeted to fit max_output_tokens, and the checks trim prose at a
+    sentence end, so no field is shown cut mid-sentence."""
+
+    claims: str = Field(description="what the work claims and how it argues for it, in the critic's own words",
+                        max_length=3000)
     core_fallacy: CoreFallacy
     hidden_assumptions: list[HiddenAssumption] = Field(min_length=1, max_length=3)
-    social_function: str = Field(description="what the work does in the discourse", max_length=400)
-    verdict: str = Field(description="the critic's verdict in two sentences", max_length=400)
+    social_function: str = Field(description="what the work does in the field's discourse", max_length=2000)
+    verdict: str = Field(description="the critic's judgement in two sentences", max_length=2000)
     lag_weighted_verdict: str = Field(
-        "", description="the verdict discounted for how fast the field moves; may be empty", max_length=300
-    )
+        "", description="how the judgement changes as the field moves, or why it does not", max_length=2000)
     related: list[Relation] = Field([], max_length=5)
+    # fields (paths such as "verdict" or "hidden_assumptions[1]") that the program wrote from its analysis because
+    # the model's text failed a check: the report labels them; never part of the schema sent to a model
+    written_by_program: list[str] = []
+
+
+MODEL_FIELDS = ("claims", "core_fallacy", "hidden_assumptions", "social_function", "verdict", "lag_weighted_verdict",
+                "related")
 
 
 def draft_json_schema(n_related: int, quote_choices: list[str] | None = None) -> dict:
-    """The DissectionDraft schema tightened for one request: passage numbers within the passages actually shown,
-    and, for a grounding revision, every quote restricted to an `enum` of real source sentences (grammar-constrained
-    backends then cannot produce an unfound quote)."""
+    """The schema of what a model writes (DissectionDraft without the program's fields), tightened for one request:
+    every field required, passage numbers within the passages shown, and, when `quote_choices` is given, every
+    quote restricted to an `enum` of whole source sentences (grammar-constrained backends then cannot produce an
+    unfound quote). agent.critique.schema tightens it further (caps, the core fallacy's choices)."""
     schema = copy.deepcopy(DissectionDraft.model_json_schema())
     defs = schema["$defs"]
+    schema["properties"] = {k: v for k, v in schema["properties"].items() if k in MODEL_FIELDS}
     n_related = min(n_related, DissectionDraft.model_fields["related"].metadata[0].max_length)
     defs["Relation"]["properties"]["passage"]["maximum"] = max(1, n_related)
-    defs["CoreFallacy"]["properties"]["name"] = {"type": "string", "enum": list(FALLACIES)}
+    defs["CoreFallacy"]["properties"]["name"] = {"type": "string", "enum": [*FALLACIES, NO_CLEAR_FALLACY],
+                                                 "description": defs["CoreFallacy"]["properties"]["name"]
+                                                 .get("description", "")}
     schema["properties"]["related"]["maxItems"] = n_related
+    schema["required"] = [k for k in MODEL_FIELDS if k != "related" or n_related > 0]
+    if n_related == 0:
+        schema["properties"].pop("related")
     if quote_choices:
         for name in ("CoreFallacy", "HiddenAssumption"):
             quote = defs[name]["properties"]["quote"]
@@ -135,7 +163,41 @@ class QuoteCheck(BaseModel):
     where: str  # "core_fallacy" or "hidden_assumptions[2]"
     quote: str  # as shown in the report (repaired to the source's wording when repair succeeded)
     status: Literal["verified", "repaired", "unverified"]
-    original: str = ""  # what the model wrote, when it was repaired or could not be verified
+    original: str = ""  # what the model wrote, when it was repaired, snapped or could not be verified
+    snapped: bool = False  # the model quoted part of a sentence: the whole source sentence is shown
+    support: SupportLabel | None = None  # does the quote carry its point (agent.critique.support); None: not scored
+    support_score: float | None = None  # the scorer's number behind the label, in [0, 1]
+
+
+class PassCount(BaseModel):
+    """What one critique pass cost (agent.critique.passes): its model calls, cached ones included."""
+
+    calls: int = 0
+    cached: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    seconds: float = 0.0
+
+
+class WeakStep(BaseModel):
+    """A candidate weak step found by the model-free analysis (agent.analysis), as results and reports show it."""
+
+    sentence: str
+    fallacy: str
+    score: float
+    reason: str
+
+
+class AnalysisSummary(BaseModel):
+    """What the analysis stage found, in the result: the candidate weak steps (best first) and whether any is
+    clear; instructions planted in the source (addressed to an AI reader) are a finding too."""
+
+    candidates: list[WeakStep] = []
+    no_clear_fallacy: bool = True
+    threshold: float = 0.0
+    sentences: int = 0
+    version: str = ""  # digest of the analysis code and head weights that produced it
+    planted_instructions: list[str] = []
 
 
 class Provenance(BaseModel):
@@ -159,6 +221,8 @@ class Provenance(BaseModel):
     threads: int | None = None  # CPU threads the local model ran on (None: not a CPU backend)
     generated_at: datetime
     tool_version: str
+    support_rate: float | None = None  # quotes judged to support their point / scored quotes (None: none scored)
+    passes: dict[str, PassCount] = {}  # model calls per critique pass (draft, revise, critic, rewrite...)
 
 
 class SourceScan(BaseModel):
@@ -189,6 +253,7 @@ class DissectionResult(BaseModel):
     related: list[Passage] = []
     provenance: Provenance
     notes: list[str] = []
+    analysis: AnalysisSummary | None = None  # the model-free analysis the critique worked from (None: older results)
 
     @property
     def slug(self) -> str:
@@ -227,5 +292,6 @@ class PaperJob(BaseModel):
     stage_seconds: dict[str, float] = {}
     calls: dict = {}  # agent.llm.structured.CallStats as a dict
     notes: list[str] = []
+    held_back: str = ""  # why a digest stopped short of dissecting it (the cost cap): not a failure
     error: str = ""  # set when the job failed: one line
     error_exit: int = 0  # the failure's exit code (agent.errors)

@@ -39,6 +39,7 @@ from agent.models import Paper, PaperJob, SourceRef
 from agent.pipeline import stages
 from agent.pipeline.state import RunContext
 from agent.publish.digest_page import publish_digest
+from agent.pricing import estimate_paper_cost, format_usd, total_cost
 from agent.publish.files import StorageError
 from agent.publish.reports import published_report
 from agent.settings import Settings
@@ -190,7 +191,7 @@ def each_paper(name: str, stage: Callable[[PaperJob, RunContext], None], *, skip
         selected = state.get("selected", [])
         for i, pid in enumerate(selected, 1):
             job = jobs.load(pid)
-            if job is None or job.error or job.report_path or (skip_reused and job.reused):
+            if job is None or job.error or job.held_back or job.report_path or (skip_reused and job.reused):
                 continue
             ctx.run.progress(f"{name} {i}/{len(selected)}: {pid}")
             try:
@@ -237,12 +238,40 @@ def critique_node(state: DigestState, runtime: Runtime[DigestContext]) -> dict:
     ctx = runtime.context
     store = DayJobs(ctx.settings, state["day"])
     jobs = [j for j in (store.load(pid) for pid in state.get("selected", []))
-            if j is not None and not j.error and not j.reused and not j.report_path and j.messages]
+            if j is not None and not j.error and not j.held_back and not j.reused and not j.report_path
+            and j.messages]
+    jobs = within_cost_cap(jobs, store, ctx.settings)
     if jobs:
         stages.critique(jobs, ctx.run, on_error=_record_failure)
         for job in jobs:
             store.save(job)
     return {}
+
+
+def within_cost_cap(jobs: list[PaperJob], store: DayJobs, settings: Settings) -> list[PaperJob]:
+    """The jobs the day's cost cap still allows, best first: before each paper, its estimated cost (an upper bound)
+    is compared with what the cap has left after what the day already spent. The others are held back (listed on
+    the page, not failed); the run still publishes what it has."""
+    cap = settings.digest.max_cost_usd
+    if not cap or not jobs:
+        return jobs
+    spent = total_cost([j.result.provenance.cost_usd for j in store.all() if j.result is not None]) or 0.0
+    allowed: list[PaperJob] = []
+    for job in sorted(jobs, key=lambda j: -(j.score or 0.0)):
+        assert job.paper is not None
+        estimate = estimate_paper_cost(settings, len(job.prompt_text or job.paper.text))
+        if estimate is None:
+            log.warning("no price for model %s: the cost cap cannot be applied to %s", settings.llm.model, job.source)
+        elif spent + estimate > cap:
+            job.held_back = (f"the cost cap ({format_usd(cap)}) would be passed: {format_usd(spent)} spent, "
+                             f"this paper up to {format_usd(estimate)}")
+            log.info("held back %s: %s", job.source, job.held_back)
+            store.save(job)
+            continue
+        else:
+            spent += estimate
+        allowed.append(job)
+    return allowed
 
 
 def publish_node(state: DigestState, runtime: Runtime[DigestContext]) -> dict:

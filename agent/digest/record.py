@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
 from agent.digest.ranking import Ranked
 from agent.models import PaperJob
+from agent.pricing import total_cost
 from agent.publish.files import inside, read_json
 from agent.settings import Settings
 
@@ -34,6 +35,7 @@ class Entry(BaseModel):
     text_origin: str = ""
     error: str = ""
     generated_at: datetime | None = None
+    cost_usd: float | None = None  # of this paper's model calls (None: price unknown)
 
 
 class Other(BaseModel):
@@ -61,6 +63,12 @@ class DigestRecord(BaseModel):
     others: list[Other] = []
     skipped: list[dict] = []
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def cost_usd(self) -> float | None:
+        """The day's model cost: the sum of the known costs of its dissected papers (None: none known)."""
+        return total_cost([e.cost_usd for e in self.dissected])
+
     def listed_ids(self) -> set[str]:
         return {e.id for e in [*self.dissected, *self.failed, *self.others]}
 
@@ -75,7 +83,7 @@ def entry_for_job(job: PaperJob, ranked: Ranked | None, settings: Settings) -> E
     if job.error:
         return Entry(id=job.source, title=title, url=url, score=score, status="failed", authors=authors,
                      error=" ".join(job.error.split())[:500])
-    if not job.report_path or job.result is None:
+    if job.held_back or not job.report_path or job.result is None:
         return None
     result, d = job.result, job.result.dissection
     try:
@@ -85,7 +93,7 @@ def entry_for_job(job: PaperJob, ranked: Ranked | None, settings: Settings) -> E
     return Entry(id=job.source, title=title, url=url, score=score, status="dissected", authors=authors,
                  report=rel, gist=d.claims, verdict=d.verdict, fallacy=d.core_fallacy.name,
                  grounding=result.provenance.grounding_rate, text_origin=result.scan.text_origin,
-                 generated_at=result.provenance.generated_at)
+                 generated_at=result.provenance.generated_at, cost_usd=result.provenance.cost_usd)
 
 
 def record_path(settings: Settings, day: str) -> Path:
@@ -112,9 +120,12 @@ def build_record(state: dict, jobs: list[PaperJob], settings: Settings, *, model
     outcomes = [e for e in (entry_for_job(j, ranked.get(j.source), settings) for j in jobs) if e is not None]
     done = {e.id for e in outcomes}
     by_score = lambda e: (-e.score, e.id)  # noqa: E731
+    held = {j.source: j.held_back for j in jobs if j.held_back}
     others = [Other(id=r.id, title=r.title, url=r.url, score=r.score,
                     why="above the bar, beyond the top N" if r.score >= threshold else "below the bar")
               for r in ranked.values() if r.id not in done and not r.selected]
+    others += [Other(id=r.id, title=r.title, url=r.url, score=r.score, why=f"not dissected: {held[r.id]}")
+               for r in ranked.values() if r.id in held]
     return DigestRecord(
         date=state["day"], window_start=state["start"], window_end=state["end"],
         generated_at=datetime.now(UTC), backend=backend, model=model, threshold=threshold,

@@ -34,6 +34,8 @@ class CallStats:
     tokens_out: int = 0
     seconds: float = 0.0
     model: str = ""
+    billed_in: int = 0  # tokens of calls actually made (a cached reply costs nothing)
+    billed_out: int = 0
     errors: list[str] = field(default_factory=list)
 
     def add(self, c: Completion) -> None:
@@ -41,6 +43,9 @@ class CallStats:
         self.cached += int(c.cached)
         self.tokens_in += c.tokens_in
         self.tokens_out += c.tokens_out
+        if not c.cached:
+            self.billed_in += c.tokens_in
+            self.billed_out += c.tokens_out
         self.seconds += c.seconds
         self.model = c.model or self.model
 

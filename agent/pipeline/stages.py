@@ -18,9 +18,9 @@ from agent.critique import PassContext, claim_queries, dissect_messages, first_l
 from agent.errors import ConfigError, DissectError, LLMError
 from agent.fingerprint import digest
 from agent.llm.structured import CallStats
-from agent.models import (FALLACIES, DissectionDraft, DissectionResult, PaperJob, Provenance, SourceScan,
-                          result_slug)
+from agent.models import FALLACIES, DissectionDraft, DissectionResult, PaperJob, Provenance, SourceScan, result_slug
 from agent.pipeline.state import RunContext
+from agent.pricing import cost_of
 from agent.publish.files import sha256
 from agent.publish.render import prompt_template_hash
 from agent.publish.reports import load_result, save_report
@@ -146,7 +146,10 @@ def render(job: PaperJob, ctx: RunContext) -> None:
                 grounding_rate=round(job.grounding, 3), revised=job.revised,
                 first_pass_grounding=round(job.first_pass_grounding, 3), context_fit=job.context_fit,
                 generated_at=datetime.now(UTC), source_sha256=sha256(paper.text, 64),
-                fingerprint=run_fingerprint(job, ctx), tool_version=__version__),
+                fingerprint=run_fingerprint(job, ctx), tool_version=__version__,
+                cost_usd=cost_of(ctx.settings, calls.model or ctx.llm.backend.model, calls.billed_in,
+                                 calls.billed_out),
+                threads=getattr(ctx.llm.backend, "threads", None) or None),
             notes=job.notes,
         )
 

@@ -19,6 +19,7 @@ import markupsafe
 import yaml
 
 from agent.llm.embedded import default_model_for
+from agent.pricing import format_usd
 from agent.publish.files import sha256
 from agent.text.safe import clean_text, clean_tree
 
@@ -124,6 +125,7 @@ def _env(kind: str) -> jinja2.Environment:
     env.filters["link"] = safe_link
     env.filters["fence"] = fence
     env.filters["yaml"] = yaml_value
+    env.filters["usd"] = format_usd
     env.filters["pct"] = lambda x: f"{100 * float(x):.0f}%"
     env.filters["safe_url"] = safe_url
     env.filters["source"] = lambda scan: source_label(scan.kind, scan.source_id, scan.url)

@@ -110,3 +110,23 @@ def test_a_corrupt_checkpoint_database_is_moved_aside_and_the_run_starts_clean(s
     assert len(rec["dissected"]) == 3
     assert list(path.parent.glob(path.name + ".corrupt-*"))
     assert any("starting clean" in r.message for r in caplog.records)
+
+
+def test_cost_cap_holds_back_papers_and_still_publishes(settings, monkeypatch):
+    """A digest with a cap estimates before each paper and stops dissecting when the next one would pass it; what
+    it has is published, the rest is listed as held back (not failed). Each report carries its cost."""
+    from agent.pricing import ModelPrice
+
+    backend = FakeBackend()
+    settings.llm.backend = "openai"  # priced like a hosted model (the fake talks in-process)
+    settings.llm.model = backend.model
+    settings.cost.prices = {backend.model: ModelPrice(input=1000.0, output=1000.0)}
+    settings.digest.max_cost_usd = 12.0  # room for one paper estimate (about 8 USD at these prices), not two
+    rec = run_digest(settings, window(), backend=backend).record
+    held = [o for o in rec["others"] if o["why"].startswith("not dissected: the cost cap")]
+    assert len(rec["dissected"]) >= 1 and held and len(rec["dissected"]) + len(held) == 3
+    assert not rec["failed"] and rec["cost_usd"] > 0
+    page = (settings.paths.reports_dir / "digests" / "2026-01-19.md").read_text()
+    assert "Model cost: $" in page
+    result = json.loads(next((settings.paths.data_dir / "results").glob("*.json")).read_text())
+    assert result["provenance"]["cost_usd"] > 0
