@@ -40,16 +40,19 @@ class Sentence:
 
 # Lower-cased tokens (without their final full stop) after which a full stop does not end a sentence.
 ABBREVIATIONS = frozenset(
-    """e.g i.e cf vs viz al fig figs sec secs eq eqs tab tabs app apx ch chap no nos vol vols pp p ref refs resp
-    approx est incl ca dept univ corp inc ltd co jr sr dr mr mrs ms prof st mt jan feb mar apr jun jul aug sep sept
-    oct nov dec e.g.. i.e.. w.r.t w.l.o.g a.k.a u.s u.k""".split()
+    """e.g i.e cf vs viz al resp approx incl dept univ corp ltd jr sr dr mr mrs ms prof jan feb mar apr jun jul aug
+    sep sept oct nov dec w.r.t w.l.o.g a.k.a u.s u.k""".split()
 )
+# Abbreviations that are also ordinary words ("say no. Then"): they hold a sentence together only before a
+# number, a bracket or a single capital ("Fig. 3", "Eq. (2)", "App. B", "No. 5", "pp. 10-12").
+REFERENCE_ABBREVIATIONS = frozenset("fig figs sec secs eq eqs tab tabs app apx ch chap no nos vol vols pp p ref refs"
+                                    .split())
 # "etc." ends a sentence when a capitalised word follows (it usually closes a list at the end of a sentence).
 _ENDS_ALLOWED = frozenset({"etc"})
 # A single capital letter is an initial ("J. Smith") unless it names a part of the paper ("Appendix A. We ...").
 _LABEL_WORDS = frozenset(
     "appendix section table figure fig part type class model group condition step phase stage level setting "
-    "plan option case experiment study task variant method version".split()
+    "plan option case experiment study task variant method version app apx fig sec tab eq".split()
 )
 
 _MARKER = re.compile(r"\[\s*(?:\.\.\.|…)[^\]\n]{0,80}?omitted[^\]\n]{0,40}?\]", re.I)
@@ -93,6 +96,9 @@ def _is_boundary(text: str, m: re.Match[str], seg_end: int) -> bool:
     low = token.casefold()
     if low in ABBREVIATIONS or low.rstrip(".") in ABBREVIATIONS:
         return False
+    if low in REFERENCE_ABBREVIATIONS:
+        label = ch.isdigit() or ch == "(" or (ch.isupper() and not text[after + 1:after + 2].isalpha())
+        return not label
     if low in _ENDS_ALLOWED:
         return True
     if len(token) == 1 and token.isupper():

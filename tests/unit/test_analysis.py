@@ -61,6 +61,13 @@ def test_marker_inside_a_paragraph_is_its_own_unit():
         ("sentence", "Then the conclusion.")]
 
 
+def test_words_that_double_as_abbreviations_end_sentences_before_words():
+    text = ("The model says no. Ablating the direction helps. We use the app. It works, as in Eq. (2) and App. B. "
+            "See No. 5 on pp. 10-12 of the report.")
+    assert sentence_texts(text) == ["The model says no.", "Ablating the direction helps.", "We use the app.",
+                                    "It works, as in Eq. (2) and App. B.", "See No. 5 on pp. 10-12 of the report."]
+
+
 def test_lower_case_after_a_full_stop_and_quotes():
     text = 'The model said "I am aligned." Then it stopped. The ratio was 0.5. we keep going here.'
     assert sentence_texts(text) == ['The model said "I am aligned."', "Then it stopped.",
