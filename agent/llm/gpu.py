@@ -22,6 +22,7 @@ from typing import Any
 
 from agent.errors import LLMError
 from agent.llm.base import Completion, LLMBackend, Request
+from agent.llm.special_tokens import neutralise_messages, tokenizer_special_strings
 from agent.settings import Settings
 
 log = logging.getLogger("dissect.llm.gpu")
@@ -160,6 +161,7 @@ class GpuBackend(LLMBackend):
         self.compiled = (self.device.type == "cuda") if compile is None else compile
         self.model = name
         self.hf_model, self.tokenizer = model, tokenizer
+        self.special = tokenizer_special_strings(tokenizer)  # broken wherever they appear in a message
         cfg = model.config
         self.context_tokens = min(settings.llm.context_tokens, getattr(cfg, "max_position_embeddings", None) or 1 << 30)
         self.vocab_size = model.get_output_embeddings().weight.shape[0]
@@ -213,7 +215,8 @@ class GpuBackend(LLMBackend):
     # ---- planning ------------------------------------------------------------------------------------
 
     def _prepare(self, req: Request) -> tuple[list[int], Request]:
-        text = self.tokenizer.apply_chat_template(req.messages, add_generation_prompt=True, tokenize=False)
+        messages = neutralise_messages(req.messages, self.special)  # typed control tokens stay text
+        text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         room = self.context_tokens - len(ids)
         if room < 16:

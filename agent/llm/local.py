@@ -1,7 +1,8 @@
 """The embedded default: a small instruction-tuned GGUF run in-process on CPU by llama.cpp (xllamacpp).
 
 No key, no network. JSON-schema replies are grammar-constrained by llama.cpp, so they always parse; the schema's
-string caps keep a looping small model from running out of tokens mid-string.
+string caps keep a looping small model from running out of tokens mid-string. The loaded model's control tokens are
+broken wherever they appear in a message (agent.llm.special_tokens): llama.cpp would otherwise parse them there.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from agent.errors import ConfigError, LLMError
 from agent.llm.base import Completion, LLMBackend, Request
 from agent.llm.embedded import embedded_gguf_path
 from agent.llm.progress import generation_done, generation_progress, has_listener
+from agent.llm.special_tokens import gguf_special_strings, neutralise_messages
 from agent.settings import Settings
 from agent.threads import choose_threads
 
@@ -29,6 +31,7 @@ class LocalBackend(LLMBackend):
         self.model = self.path.stem
         self.context_tokens = settings.llm.context_tokens
         self.threads = choose_threads(settings.llm.threads)  # recorded in each report's provenance
+        self.special = gguf_special_strings(str(self.path))  # this model's control tokens, never parsed in content
 
     def _load(self):
         key = (str(self.path), self.context_tokens, self.threads)
@@ -45,14 +48,15 @@ class LocalBackend(LLMBackend):
     def complete(self, request: Request) -> Completion:
         server = self._load()
         body: dict = {
-            "messages": request.messages,
+            "messages": neutralise_messages(request.messages, self.special),
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "repeat_penalty": 1.1,  # small models loop without it
             "seed": 0,
         }
         if request.schema is not None:
-            body["response_format"] = {"type": "json_schema", "json_schema": {"name": "reply", "schema": request.schema}}
+            body["response_format"] = {"type": "json_schema",
+                                       "json_schema": {"name": "reply", "schema": request.schema}}
         t0 = time.perf_counter()
         with _LOCK:  # one slot: requests are served one at a time
             try:

@@ -21,7 +21,7 @@ import yaml
 from agent.llm.embedded import default_model_for
 from agent.pricing import format_usd
 from agent.publish.files import sha256
-from agent.text.safe import clean_text, clean_tree
+from agent.text.safe import clean_text, clean_tree, defang_word, shorten_angle_runs
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FENCE_OPEN = "<<<SOURCE_TEXT"
@@ -47,12 +47,10 @@ FENCE_TOKEN = "SOURCE_TEXT"
 
 
 def fence(text: object) -> str:
-    """Untrusted text for a prompt: the fence markers cannot be forged from inside it. Removing the token itself
-    (repeatedly: removal can join the pieces of a nested one) leaves no way to spell a marker."""
-    s = str(text or "")
-    while FENCE_TOKEN in s:
-        s = s.replace(FENCE_TOKEN, "SOURCE TEXT")
-    return s
+    """Untrusted text for a prompt: the fence markers cannot be forged from inside it, not even by lookalikes.
+    Every spelling that looks like the token (fullwidth, zero-width characters inside, Cyrillic or Greek letters,
+    any case) becomes "SOURCE TEXT", and runs of three angle brackets are cut to two: no marker can be spelled."""
+    return shorten_angle_runs(defang_word(str(text or ""), FENCE_TOKEN, "SOURCE TEXT"))
 
 
 def safe_link(url: object) -> str:

@@ -12,6 +12,7 @@ index, digest page, feed and prompt), and the terminal printer (agent.commands.t
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # Whole escape sequences first, so that no "[31m" is left behind: CSI (ESC [ or the C1 CSI U+009B) with its
 # parameters, OSC / DCS / APC / PM / SOS strings up to their terminator (or line end), and two-character ESC
@@ -50,3 +51,69 @@ def clean_tree(value: object) -> object:
     if isinstance(value, (list, tuple)):
         return type(value)(clean_tree(v) for v in value)
     return value
+
+
+# ---- lookalikes -------------------------------------------------------------------------------------------
+
+# Letters from other scripts that render like Latin capitals (Unicode confusables, the ones that matter for
+# spelling marker words): Cyrillic and Greek capitals and small letters, and a few symbols.
+_CONFUSABLES = str.maketrans({
+    **dict.fromkeys("АаΑα", "A"), **dict.fromkeys("ВΒβв", "B"), **dict.fromkeys("СсϹϲⅭ", "C"),
+    **dict.fromkeys("ЕеΕε", "E"), **dict.fromkeys("НΗн", "H"), **dict.fromkeys("ІіΙιӀ", "I"),
+    **dict.fromkeys("ЈјϳͿ", "J"), **dict.fromkeys("КкΚκ", "K"), **dict.fromkeys("МмΜ", "M"),
+    **dict.fromkeys("ΝИ", "N"), **dict.fromkeys("ОоΟο০〇", "O"), **dict.fromkeys("РрΡρ", "P"),
+    **dict.fromkeys("Ѕѕ", "S"), **dict.fromkeys("ТтΤτ", "T"), **dict.fromkeys("ՍՄ∪⋃", "U"),
+    **dict.fromkeys("ХхΧχ", "X"), **dict.fromkeys("УуΥ", "Y"), **dict.fromkeys("Ζ", "Z"),
+    **dict.fromkeys("\u2017\u02cd\u0332\u2381", "_"),
+})
+
+
+def _skeleton(text: str) -> tuple[str, list[int]]:
+    """What `text` looks like, for matching: NFKC (fullwidth and compatibility forms), format characters (Cf:
+    zero-width and bidi) dropped, confusable letters mapped to Latin, upper case; and, for each character of the
+    skeleton, the index of the character of `text` it came from."""
+    if text.isascii():
+        return text.upper(), list(range(len(text)))
+    chars: list[str] = []
+    origin: list[int] = []
+    for i, c in enumerate(text):
+        if c.isascii():
+            chars.append(c.upper())
+            origin.append(i)
+            continue
+        for d in unicodedata.normalize("NFKC", c):
+            if unicodedata.category(d) == "Cf":
+                continue
+            d = d.translate(_CONFUSABLES).upper()
+            chars.extend(d)
+            origin.extend([i] * len(d))
+    return "".join(chars), origin
+
+
+def defang_word(text: str, word: str, replacement: str) -> str:
+    """`text` with every spelling of `word` (an upper-case ASCII word such as SOURCE_TEXT) that looks like it,
+    however written (fullwidth, zero-width characters inside, Cyrillic or Greek lookalikes, other case), replaced
+    by `replacement`, which must not look like `word`. Repeated, since a replacement can join the pieces of a
+    nested spelling."""
+    if _skeleton(replacement)[0] == word:
+        raise ValueError("the replacement looks like the word it replaces")
+    while True:
+        skeleton, origin = _skeleton(text)
+        at = skeleton.find(word)
+        if at < 0:
+            return text
+        spans = []
+        while at >= 0:
+            spans.append((origin[at], origin[at + len(word) - 1] + 1))
+            at = skeleton.find(word, at + len(word))
+        for start, end in reversed(spans):
+            text = text[:start] + replacement + text[end:]
+
+
+_ANGLE_RUNS = re.compile(r"[<\uff1c\ufe64]{3,}|[>\uff1e\ufe65]{3,}")
+
+
+def shorten_angle_runs(text: str) -> str:
+    """Runs of three or more angle brackets (ASCII, fullwidth or small forms) cut to two ASCII ones, so that no
+    "<<<" or ">>>" of a prompt fence can be spelled."""
+    return _ANGLE_RUNS.sub(lambda m: "<<" if m.group(0)[0] in "<\uff1c\ufe64" else ">>", text)
