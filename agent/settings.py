@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from agent.errors import ConfigError
+from agent.publish.email_settings import EmailSettings
 from agent.pricing import PRICES_AS_OF, ModelPrice
 
 Backend = Literal["local", "openai", "gpu"]
@@ -98,6 +99,9 @@ class CritiqueSettings(BaseModel):
     grounding_min: float = Field(1.0, ge=0.0, le=1.0, description="below this share of verified quotes the "
                                                                   "draft is revised once")
     related_k: int = Field(5, ge=0, le=50, description="related passages retrieved for each dissection")
+    model_passes: Literal["auto", "on", "off"] = Field(
+        "auto", description="argument map, critique and critic passes for capable models: auto = on for the openai "
+                            "backend, off for local and gpu (one draft, checked by the program)")
 
 
 class DigestSettings(BaseModel):
@@ -213,8 +217,8 @@ ENV_ALIASES: dict[str, str] = {
     "DISSECT_DIGEST_SEARCH_MAX": "digest_search_max",
     "DISSECT_MAX_COST": "max_cost_usd", "DISSECT_LOG_FULL": "log_full", "DISSECT_CHROMA_URL": "chroma_url",
 }
-GROUPS = ("llm", "sources", "critique", "digest", "paths", "cost", "store")
-SECRET_FIELDS = {("llm", "api_key")}
+GROUPS = ("llm", "sources", "critique", "digest", "paths", "cost", "store", "email")
+SECRET_FIELDS = {("llm", "api_key"), ("email", "password")}
 
 _ENV: ContextVar[Mapping[str, str] | None] = ContextVar("dissect_settings_env", default=None)
 
@@ -302,6 +306,7 @@ class Settings(BaseSettings):
     paths: PathSettings = Field(default_factory=PathSettings, description="where data and reports are written")
     cost: CostSettings = Field(default_factory=CostSettings, description="model prices, for costs and caps")
     store: StoreSettings = Field(default_factory=StoreSettings, description="the related-writing store")
+    email: EmailSettings = Field(default_factory=EmailSettings, description="sending the digest by email")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
