@@ -36,6 +36,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from agent.analysis import analyse_text  # noqa: E402
 from agent.errors import DissectError  # noqa: E402
+from agent.settings import load_settings  # noqa: E402
 from agent.text.grounding import normalise  # noqa: E402
 from agent.text.sentences import sentence_texts  # noqa: E402
 
@@ -58,6 +59,7 @@ class Outcome:
     prose: list[str] = field(default_factory=list)  # the model's own prose fields (copy check)
     quotes: list[tuple[str, str]] = field(default_factory=list)  # (point, quote) pairs for support scoring
     top3: list[str] = field(default_factory=list)  # analysis-only: the three best candidate sentences
+    top_type: str = ""  # analysis-only: the best candidate's type, whatever its score
     error: str = ""  # the dissection failed (counted as a miss)
 
 
@@ -75,32 +77,40 @@ def same_sentence(a: str, b: str) -> bool:
 def run_analysis(rec: dict, clean: bool) -> Outcome:
     text = rec["clean_text"] if clean else rec["text"]
     t0 = time.perf_counter()
+    analyse_text(text, title=rec["title"], head=False)  # timed alone: the cost of everything but the head
+    lexical = time.perf_counter() - t0
+    t0 = time.perf_counter()
     a = analyse_text(text, title=rec["title"])
     dt = time.perf_counter() - t0
     top = a.candidates[0] if a.candidates else None
-    named = top is not None and not a.no_clear_fallacy
-    return Outcome(rec["id"], clean, top.fallacy if named else None, top.sentence if named else "", dt,
-                   stages={"analysis": dt}, top3=[c.sentence for c in a.candidates[:3]])
+    named = top if top is not None and not a.no_clear_fallacy else None
+    return Outcome(rec["id"], clean, named.fallacy if named else None, named.sentence if named else "", dt,
+                   stages={"split+cues+rules": lexical, "embed+head": max(0.0, dt - lexical)},
+                   top3=[c.sentence for c in a.candidates[:3]],
+                   top_type=top.fallacy if top else "")
+
+
+def pipeline():
+    """agent.pipeline.run, imported on first use: langgraph, the model runtime and Chroma load only for model
+    runs, never for --analysis-only."""
+    return importlib.import_module("agent.pipeline.run")
 
 
 def make_settings(args, work: Path):
-    settings_mod = importlib.import_module("agent.settings")
     overrides = {"backend": args.backend, "model": args.model or None, "data_dir": str(work / "data"),
                  "reports_dir": str(work / "reports")}
     if args.base_url:
         overrides["openai_base_url"] = args.base_url
-    return settings_mod.load_settings({k: v for k, v in overrides.items() if v is not None})
+    return load_settings({k: v for k, v in overrides.items() if v is not None})
 
 
 def run_dissect(rec: dict, clean: bool, settings, llm, work: Path) -> Outcome:
-    from agent.pipeline.run import dissect  # the public dissect function: what `cli.py dissect` runs
-
     path = work / "papers" / f"{rec['id']}{'-clean' if clean else ''}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"# {rec['title']}\n\n{rec['clean_text'] if clean else rec['text']}\n")
     t0 = time.perf_counter()
     try:
-        outcome = dissect(str(path), settings, force=True, llm=llm)
+        outcome = pipeline().dissect(str(path), settings, force=True, llm=llm)  # what `dissect` users run
     except DissectError as exc:
         return Outcome(rec["id"], clean, "(failed)", "", time.perf_counter() - t0, error=str(exc))
     dt = time.perf_counter() - t0
@@ -168,15 +178,24 @@ def summarise(outcomes: list[Outcome], records: dict[str, dict], pairs: list[dic
         "failed": [f"{o.record_id}{' (clean)' if o.clean else ''}: {o.error}" for o in outcomes if o.error],
     }
     if not model_run:
+        top1 = [o for o in flawed if o.top3 and same_sentence(o.top3[0], records[o.record_id]["planted"])]
         top3 = [o for o in flawed if any(same_sentence(s, records[o.record_id]["planted"]) for s in o.top3)]
+        out["planted_is_top_candidate"] = len(top1) / len(flawed) if flawed else None
+        top1_typed = [o for o in top1 if o.top_type == records[o.record_id]["type"]]
+        out["top_candidate_type_accuracy"] = len(top1_typed) / len(flawed) if flawed else None
         out["planted_in_top3"] = len(top3) / len(flawed) if flawed else None
     scorer, why_not = support_scorer()
     if scorer is None:
         out["support_pairs"] = None
         out["support_note"] = why_not
     else:
-        agree = [scorer(p["point"], p["quote"]) == p["label"] for p in pairs]
-        out["support_pairs"] = {"n": len(pairs), "agreement": sum(agree) / len(agree) if agree else None}
+        predicted = [scorer(p["point"], p["quote"]) for p in pairs]
+        confusion: dict[str, Counter] = {}
+        for p, got in zip(pairs, predicted, strict=True):
+            confusion.setdefault(p["label"], Counter())[got] += 1
+        agree = [got == p["label"] for p, got in zip(pairs, predicted, strict=True)]
+        out["support_pairs"] = {"n": len(pairs), "agreement": sum(agree) / len(agree) if agree else None,
+                                "by_label": {k: dict(v) for k, v in confusion.items()}}
     if model_run:
         out["tokens_in_per_text"] = sum(o.tokens_in for o in outcomes) / len(outcomes) if outcomes else None
         out["tokens_out_per_text"] = sum(o.tokens_out for o in outcomes) / len(outcomes) if outcomes else None
@@ -200,14 +219,21 @@ def print_report(s: dict, label: str) -> None:
     print(f"{label}: {n['flawed']} flawed + {n['clean']} clean texts")
     print(f"  detection rate (core quote = planted sentence)  {pct(s['detection_rate'])}")
     if "planted_in_top3" in s:
-        print(f"  planted sentence among the top 3 candidates     {pct(s['planted_in_top3'])}")
+        print(f"  planted sentence ranked first (any score)       {pct(s['planted_is_top_candidate'])}"
+              f"   (among the top 3: {pct(s['planted_in_top3'])}; ranked first with its type: "
+              f"{pct(s['top_candidate_type_accuracy'])})")
     print(f"  type accuracy (right sentence and type)         {pct(s['type_accuracy'])}"
           f"   (type only: {pct(s['type_accuracy_any_sentence'])}; given detection: {pct(s['type_given_detected'])})")
     print(f"  'no clear fallacy' on clean texts               {pct(s['no_clear_fallacy_clean'])}"
           f"   (on flawed texts: {pct(s['no_clear_fallacy_flawed'])})")
     sp = s["support_pairs"]
-    print("  support scorer on labelled pairs                "
-          + (f"n/a ({s.get('support_note', '')})" if sp is None else f"{pct(sp['agreement'])} of {sp['n']}"))
+    if sp is None:
+        support = f"n/a ({s.get('support_note', '')})"
+    else:
+        table = "; ".join(f"{gold} -> " + ", ".join(f"{got} {n}" for got, n in row.items())
+                          for gold, row in sp["by_label"].items())
+        support = f"{pct(sp['agreement'])} agree with the {sp['n']} labels ({table})"
+    print(f"  support scorer on labelled pairs                {support}")
     if "copy_rate" in s:
         print(f"  quote support rate (quotes judged supported)   {pct(s['quote_support_rate'])}")
         print(f"  copy rate (prose fields copying source/title)  {pct(s['copy_rate'])}")
@@ -246,12 +272,10 @@ def main() -> int:
             outcomes += [run_analysis(rec, clean=False), run_analysis(rec, clean=True)]
         label = f"analysis only, {args.split} split"
     else:
-        from agent.pipeline.run import make_llm
-
         work = Path(tempfile.mkdtemp(prefix="dissect-critique-eval-"))
         try:
             settings = make_settings(args, work)
-            llm = make_llm(settings)
+            llm = pipeline().make_llm(settings)
         except DissectError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -7,7 +7,6 @@ candidates are the `top_k` best sentences. `no_clear_fallacy` is set when even t
 """
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 
 import numpy as np
@@ -18,34 +17,36 @@ from agent.analysis.result import Analysis, Candidate, SentenceLabel
 from agent.analysis.scoring import TYPES, Ctx, contexts, lexical_scores, reason
 from agent.text.sentences import Sentence, split_sentences
 
-LEXICAL_THRESHOLD = 0.6  # used only when the head file is missing (chosen on the training split)
+LEXICAL_THRESHOLD = 0.45  # only when the head file is missing; `python -m agent.analysis.train` prints it
 MIN_WORDS = 6  # shorter sentences (labels, fragments) are not candidates
 MAX_SENTENCES = 800  # a whole paper is cut here; the fitted text the pipeline analyses is far shorter
-# modules that have held the MiniLM embedder, newest first (the package layout moved it)
-_EMBEDDER_MODULES = ("agent.corpus.embeddings", "agent.embeddings")
 
 
 def _embedder() -> Callable[[list[str]], np.ndarray]:
-    for name in _EMBEDDER_MODULES:
-        try:
-            return importlib.import_module(name).embed
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-    raise ModuleNotFoundError("no MiniLM embedder module found: " + ", ".join(_EMBEDDER_MODULES))
+    """MiniLM's `embed`, imported on first use: agent.corpus.embeddings loads Chroma (most of a second), which
+    the lexical path and importing agent.analysis never need."""
+    from agent.corpus.embeddings import embed
+
+    return embed
 
 
 def _is_candidate(s: Sentence, cues: SentenceCues) -> bool:
     return s.kind in ("sentence", "bullet") and len(s.text.split()) >= MIN_WORDS and "release" not in cues.roles
 
 
-def score_sentences(texts: list[str], ctxs: list[Ctx], head: Head | None) -> tuple[np.ndarray, float]:
-    """(n, len(TYPES)) type scores in [0, 1] and the threshold that goes with them."""
+def score_sentences(texts: list[str], ctxs: list[Ctx], head: Head | None,
+                    only: list[int] | None = None) -> tuple[np.ndarray, float]:
+    """(n, len(TYPES)) type scores in [0, 1] and the threshold that goes with them. With `only`, the head scores
+    just those sentences (embedding is the costly part); the others keep their lexical scores."""
     lex = lexical_scores(ctxs)
-    if head is None or not texts:
-        return lex, LEXICAL_THRESHOLD
-    probs = head.type_probabilities(feature_matrix(_embedder()(texts), ctxs, lex))
-    return head.blend * probs + (1.0 - head.blend) * lex, head.threshold
+    rows = list(range(len(texts))) if only is None else only
+    if head is None or not rows:
+        return lex, LEXICAL_THRESHOLD if head is None else head.threshold
+    probs = head.type_probabilities(feature_matrix(_embedder()([texts[i] for i in rows]),
+                                                   [ctxs[i] for i in rows], lex[rows]))
+    scores = lex.copy()
+    scores[rows] = head.blend * probs + (1.0 - head.blend) * lex[rows]
+    return scores, head.threshold
 
 
 def analyse_text(text: str, *, title: str = "", top_k: int = 8, head: Head | None | bool = True) -> Analysis:
@@ -55,13 +56,13 @@ def analyse_text(text: str, *, title: str = "", top_k: int = 8, head: Head | Non
     cues = [find_cues(s.clean) for s in sentences]
     ctxs = contexts(cues, title)
     chosen = load_head() if head is True else (head or None)
-    scores, threshold = score_sentences([s.clean for s in sentences], ctxs, chosen)
+    eligible = [i for i, s in enumerate(sentences) if _is_candidate(s, cues[i])]
+    scores, threshold = score_sentences([s.clean for s in sentences], ctxs, chosen, only=eligible)
     labels = [SentenceLabel(index=i, text=s.clean, start=s.start, end=s.end, roles=c.roles, cues=sorted(c.cues))
               for i, (s, c) in enumerate(zip(sentences, cues, strict=True))]
     ranked: list[Candidate] = []
-    for i, s in enumerate(sentences):
-        if not _is_candidate(s, cues[i]):
-            continue
+    for i in eligible:
+        s = sentences[i]
         j = int(np.argmax(scores[i]))
         ranked.append(Candidate(sentence_index=i, sentence=s.clean, fallacy=TYPES[j],
                                 score=round(float(scores[i, j]), 4), reason=reason(TYPES[j], ctxs[i])))
