@@ -5,11 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
-
-
-def _split_sentences(paragraph: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(paragraph) if s.strip()]
+from agent.text.sentences import split_sentences
 
 
 def _hard_split(text: str, max_chars: int) -> list[str]:
@@ -37,12 +33,16 @@ def paragraph_units(text: str, max_chars: int) -> list[str]:
     """Whole paragraphs (whitespace collapsed); one longer than max_chars is split between sentences (between
     words as a last resort) into pieces of at most max_chars."""
     units: list[str] = []
-    for para in filter(None, (" ".join(p.split()) for p in re.split(r"\n\s*\n", text or ""))):
+    for raw in re.split(r"\n\s*\n", text or ""):
+        para = " ".join(raw.split())
+        if not para:
+            continue
         if len(para) <= max_chars:
             units.append(para)
             continue
         sentences: list[str] = []
-        for sent in _split_sentences(para):
+        # split before collapsing whitespace: the splitter reads line starts (headings, bullets)
+        for sent in (s.clean for s in split_sentences(raw)):
             sentences.extend([sent] if len(sent) <= max_chars else _hard_split(sent, max_chars))
         units.extend(_pack(sentences, max_chars, " "))
     return units
