@@ -74,13 +74,13 @@ def same_sentence(a: str, b: str) -> bool:
 
 
 # ---- running ------------------------------------------------------------------------------------------------
-def run_analysis(rec: dict, clean: bool) -> Outcome:
+def run_analysis(rec: dict, clean: bool, use_head: bool = True) -> Outcome:
     text = rec["clean_text"] if clean else rec["text"]
     t0 = time.perf_counter()
     analyse_text(text, title=rec["title"], head=False)  # timed alone: the cost of everything but the head
     lexical = time.perf_counter() - t0
     t0 = time.perf_counter()
-    a = analyse_text(text, title=rec["title"])
+    a = analyse_text(text, title=rec["title"], head=use_head)
     dt = time.perf_counter() - t0
     top = a.candidates[0] if a.candidates else None
     named = top if top is not None and not a.no_clear_fallacy else None
@@ -253,6 +253,7 @@ def main() -> int:
                     help="dev: the reported split; test: written after the analysis stage was frozen, run once; "
                          "held-out: dev and test; train: what the head was trained on")
     ap.add_argument("--analysis-only", action="store_true", help="no model: the analysis stage's top candidate")
+    ap.add_argument("--no-head", action="store_true", help="with --analysis-only: lexical scores alone (ablation)")
     ap.add_argument("--backend", choices=["local", "openai", "gpu"], default="local")
     ap.add_argument("--model", default="")
     ap.add_argument("--base-url", default="")
@@ -269,8 +270,8 @@ def main() -> int:
     if args.analysis_only:
         analyse_text("warm-up sentence for the embedding model, not counted.")
         for rec in records:
-            outcomes += [run_analysis(rec, clean=False), run_analysis(rec, clean=True)]
-        label = f"analysis only, {args.split} split"
+            outcomes += [run_analysis(rec, False, not args.no_head), run_analysis(rec, True, not args.no_head)]
+        label = f"analysis only{' (lexical scores, no head)' if args.no_head else ''}, {args.split} split"
     else:
         work = Path(tempfile.mkdtemp(prefix="dissect-critique-eval-"))
         try:

@@ -8,6 +8,7 @@ Weights live beside this file in head.npz (a few hundred kB, loaded once, in mil
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -80,4 +81,10 @@ def read_head(path: Path) -> Head | None:
 
 @lru_cache(maxsize=1)
 def load_head() -> Head | None:
-    return read_head(HEAD_PATH)
+    """The shipped head, read once per process; None (lexical scores alone) when the file is missing or stale."""
+    head = read_head(HEAD_PATH)
+    if head is None:
+        logging.getLogger(__name__).warning(
+            "analysis head %s is %s: candidate weak steps use the lexical scores alone "
+            "(python -m agent.analysis.train writes it)", HEAD_PATH, "stale" if HEAD_PATH.is_file() else "missing")
+    return head
