@@ -24,8 +24,8 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from agent.errors import ConfigError
-from agent.publish.email_settings import EmailSettings
 from agent.pricing import PRICES_AS_OF, ModelPrice
+from agent.publish.email_settings import EmailSettings
 
 Backend = Literal["local", "openai", "gpu"]
 

@@ -30,16 +30,18 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from agent.corpus.store import Store
+from agent.digest.daily_post import DailyPost, write_daily_post
 from agent.digest.jobs import DayJobs
 from agent.digest.ranking import Profile, Ranked, score_papers, select
 from agent.digest.record import load_records
+from agent.digest.votes import votes_for_ranking
 from agent.digest.window import DigestOptions, Window
 from agent.errors import DissectError
 from agent.models import Paper, PaperJob, SourceRef
 from agent.pipeline import stages
 from agent.pipeline.state import RunContext
-from agent.publish.digest_page import publish_digest
 from agent.pricing import estimate_paper_cost, format_usd, total_cost
+from agent.publish.digest_page import publish_digest
 from agent.publish.files import StorageError
 from agent.publish.reports import published_report
 from agent.settings import Settings
@@ -100,7 +102,8 @@ def open_corpus(settings: Settings) -> Store | None:
 
 def rank(settings: Settings, papers: list[Paper], profile: Profile, max_n: int, store: Store | None = None
          ) -> list[Ranked]:
-    ranked = score_papers(papers, profile, store=store)
+    ranked = score_papers(papers, profile, store=store,
+                          votes=votes_for_ranking(settings.paths.data_dir, settings.cache_dir))
     select(ranked, settings.digest.threshold, max_n)
     return ranked
 
@@ -276,8 +279,18 @@ def within_cost_cap(jobs: list[PaperJob], store: DayJobs, settings: Settings) ->
 
 def publish_node(state: DigestState, runtime: Runtime[DigestContext]) -> dict:
     ctx = runtime.context
-    record = publish_digest(ctx.settings, ctx.opts, state, DayJobs(ctx.settings, state["day"]).all(),
-                            model=ctx.run.llm.backend.model, backend=ctx.run.llm.backend.name)
+    jobs = DayJobs(ctx.settings, state["day"])
+
+    def write_post(paper_id: str) -> DailyPost | None:
+        """The daily post on the day's best paper (a model failure still gives the program-written post)."""
+        job = jobs.load(paper_id)
+        if job is None or job.result is None or job.paper is None:
+            return None
+        ctx.run.progress(f"writing the daily post on {paper_id}")
+        return write_daily_post(job.result, job.paper.text, job.score or 0.0, ctx.profile, ctx.run.llm, ctx.settings)
+
+    record = publish_digest(ctx.settings, ctx.opts, state, jobs.all(), model=ctx.run.llm.backend.model,
+                            backend=ctx.run.llm.backend.name, write_post=write_post)
     return {"record": record.model_dump(mode="json")}
 
 

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, computed_field
 
+from agent.digest.daily_post import DailyPost
 from agent.digest.ranking import Ranked
 from agent.models import PaperJob
 from agent.pricing import total_cost
@@ -62,6 +63,7 @@ class DigestRecord(BaseModel):
     failed: list[Entry] = []
     others: list[Other] = []
     skipped: list[dict] = []
+    post: DailyPost | None = None  # the day's post on its best paper
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -148,7 +150,7 @@ def merge_records(old: DigestRecord, new: DigestRecord) -> DigestRecord:
         "candidates": max(old.candidates, new.candidates),
         "dissected": sorted((e for e in entries.values() if e.status == "dissected"), key=by_score),
         "failed": sorted((e for e in entries.values() if e.status == "failed"), key=by_score),
-        "others": sorted(others.values(), key=by_score), "skipped": skipped,
+        "others": sorted(others.values(), key=by_score), "skipped": skipped, "post": new.post or old.post,
     })
 
 

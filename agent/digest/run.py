@@ -13,11 +13,12 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from agent.digest.graph import DigestContext, build_digest_graph, dedupe, find_candidates, open_corpus, rank
 from agent.digest.jobs import DayJobs
 from agent.digest.ranking import Ranked, load_profile
-from agent.digest.record import read_record
+from agent.digest.record import DigestRecord, read_record
 from agent.digest.window import DigestOptions, Window
 from agent.llm import LLMBackend
 from agent.pipeline.run import make_llm
 from agent.pipeline.state import RunContext
+from agent.publish.email import send_digest_email
 from agent.publish.files import StorageError
 from agent.settings import Settings
 
@@ -110,7 +111,7 @@ def run_digest(settings: Settings, window: Window, *, max_n: int | None = None, 
                       "started_at": datetime.now(UTC).isoformat()}
         state = graph.invoke(inputs, config, context=ctx, durability="sync")
         saver.delete_thread(window.thread_id)  # done: nothing to resume; the record holds the outcome
-        return DigestRun(record=state["record"], resumed=resumed)
+        run = DigestRun(record=state["record"], resumed=resumed)
     except sqlite3.Error as exc:
         raise StorageError(f"digest checkpoints at {path}: {exc}") from None
     except OSError as exc:
@@ -119,3 +120,8 @@ def run_digest(settings: Settings, window: Window, *, max_n: int | None = None, 
         llm.backend.close()
         if conn is not None:
             conn.close()
+    # the page, index, feed and site are published: a failed send is its own error (exit 11), never a lost page
+    record = DigestRecord.model_validate(run.record)
+    outcome = send_digest_email(settings.email, record, post=record.post, site_url=settings.digest.site_url)
+    log.info("email: %s", "sent to " + ", ".join(outcome.recipients) if outcome.sent else outcome.reason)
+    return run

@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from agent.digest.daily_post import DailyPost, daily_post_markdown
 from agent.digest.record import DigestRecord, build_record, load_records, merge_records, read_record, record_path
 from agent.models import PaperJob
 from agent.publish.files import atomic_write_text, inside, write_json
@@ -28,7 +30,7 @@ _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def digest_markdown(record: DigestRecord) -> str:
-    return render("reports/digest.md.j2", d=record)
+    return render("reports/digest.md.j2", d=record, post_md=daily_post_markdown(record.post) if record.post else "")
 
 
 def _xml_clean(value):
@@ -89,13 +91,17 @@ def write_feed(settings: Settings, *, site_url: str = "", limit: int = 50) -> Pa
                              feed_xml(settings, load_records(settings), site_url=site_url, limit=limit))
 
 
-def publish_digest(settings: Settings, opts, state: dict, jobs: list[PaperJob], *, model: str, backend: str
-                   ) -> DigestRecord:
-    """Write the digest's record and page, then refresh the index, feed and site (each atomically)."""
+def publish_digest(settings: Settings, opts, state: dict, jobs: list[PaperJob], *, model: str, backend: str,
+                   write_post: Callable[[str], DailyPost | None] | None = None) -> DigestRecord:
+    """Write the digest's record and page, then refresh the index, feed and site (each atomically). `write_post`
+    writes the daily post on the paper with this id (the day's best); an existing post on the same paper is kept."""
     record = build_record(state, jobs, settings, model=model, backend=backend)
     old = None if state.get("force") else read_record(settings, record.date)
     if old is not None:
         record = merge_records(old, record)
+    best = record.dissected[0].id if record.dissected else None
+    if best and write_post and (record.post is None or record.post.paper_id != best):
+        record = record.model_copy(update={"post": write_post(best)})
     # the record first: the page, index and feed are rendered from records
     write_json(record_path(settings, record.date), record.model_dump(mode="json"))
     atomic_write_text(inside(settings.paths.reports_dir, "digests", record.date + ".md"), digest_markdown(record))

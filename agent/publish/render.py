@@ -142,5 +142,6 @@ def render_prompt(name: str, **ctx) -> str:
 
 def prompt_template_hash() -> str:
     """Identifies the prompt templates a report was produced with (changes when a prompt changes)."""
-    blobs = sorted((p.name, p.read_text(encoding="utf-8")) for p in (TEMPLATES / "prompts").glob("*.j2"))
+    blobs = sorted((p.name, p.read_text(encoding="utf-8")) for p in (TEMPLATES / "prompts").glob("*.j2")
+                   if not p.name.startswith("daily_post"))  # the daily post is not part of a dissection
     return sha256(repr(blobs), 12)
