@@ -21,9 +21,12 @@ class FakeBackend(LLMBackend):
         self.context_tokens = context_tokens
         self.invalid_first = invalid_first  # how many replies are invalid JSON before a valid one
         self.invent_quotes = invent_quotes  # quotes that are not in the source (first reply only; enums ignored)
-        self.requests: list[Request] = []
+        self.requests: list[Request] = []  # the dissections' calls
+        self.post_requests: list[Request] = []  # the daily post's
 
     def complete(self, request: Request) -> Completion:
+        if (request.schema or {}).get("title") == "DailyPostDraft":
+            return self.daily_post(request)
         self.requests.append(request)
         prompt = request.messages[1]["content"]
         if len(self.requests) <= self.invalid_first:
@@ -39,6 +42,16 @@ class FakeBackend(LLMBackend):
         if schema is None or "core_fallacy" in schema.get("properties", {}):
             return cls.draft(prompt, invent=invent, schema=schema)
         return _instance(schema, schema, "")
+
+    def daily_post(self, request: Request) -> Completion:
+        """The digest's daily post (kept apart from `requests`, which are the dissections' calls)."""
+        self.post_requests.append(request)
+        choices = request.schema["properties"]["claim_quote"].get("enum") or ["The paper makes one claim."]
+        text = json.dumps({"opening": "This one is worth a slow morning read.", "claim_quote": choices[0],
+                           "push": "I would push on whether the evaluation supports the general claim.",
+                           "takeaway": "Read it for the method, not the headline."})
+        return Completion(text=text, model=self.model, tokens_in=100, tokens_out=len(text) // 4, seconds=0.001,
+                          finish_reason="stop")
 
     @staticmethod
     def draft(prompt: str, invent: bool = False, schema: dict | None = None) -> dict:
