@@ -14,7 +14,16 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from agent import __version__
-from agent.critique import PassContext, claim_queries, dissect_messages, first_line, pass_ask, passes
+from agent.critique import (
+    PassContext,
+    claim_queries,
+    critique_fingerprint,
+    dissect_messages,
+    first_line,
+    pass_ask,
+    passes,
+    run_analysis,
+)
 from agent.errors import ConfigError, DissectError, LLMError
 from agent.fingerprint import digest
 from agent.llm.structured import CallStats
@@ -69,7 +78,7 @@ def run_fingerprint(job: PaperJob, ctx: RunContext) -> str:
         "temperature": s.llm.temperature, "retries": s.llm.retries, "templates": prompt_template_hash(),
         "schema": DissectionDraft.model_json_schema(), "fallacies": FALLACIES, "related_k": s.critique.related_k,
         "grounding_min": s.critique.grounding_min, "passes": [p.name for p in passes(s, ctx.llm.backend.name)],
-        "source": sha256(job.paper.text, 64), "version": __version__,
+        "source": sha256(job.paper.text, 64), "version": __version__, "critique": critique_fingerprint(),
     })
 
 
@@ -118,7 +127,10 @@ def fit(job: PaperJob, ctx: RunContext) -> None:
 def analyse(job: PaperJob, ctx: RunContext) -> None:
     """The model-free analysis of the argument (sentences, roles, cues, candidate weak steps)."""
     with timed(job, "analyse", ctx):
-        job.analysis = job.analysis or None
+        assert job.paper is not None
+        if job.analysis is None:
+            job.analysis, notes = run_analysis(job.prompt_text, job.paper.title, job.related)
+            job.notes = [*job.notes, *notes]
 
 
 def render(job: PaperJob, ctx: RunContext) -> None:

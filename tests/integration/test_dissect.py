@@ -123,15 +123,17 @@ def test_long_paper_is_fitted_not_cut(arxiv_server, tmp_path):
     assert " ".join(last.split())[:80] in " ".join(prompt.split())
 
 
-def test_injection_is_fenced_as_data(arxiv_server, tmp_path):
+def test_injection_is_kept_out_of_the_prompt_and_named(arxiv_server, tmp_path):
     from agent.publish.render import FENCE_CLOSE, FENCE_OPEN
+    from agent.text.injection import PLACEHOLDER
     from tests.support.catalog import INJECTION_ID, INJECTION_MARKER
 
     outcome, backend = run(INJECTION_ID, arxiv_settings(arxiv_server, tmp_path))
     system, user = backend.requests[0].messages
-    assert INJECTION_MARKER not in system["content"]
+    assert INJECTION_MARKER not in system["content"] + user["content"]  # planted instructions never reach the model
     inside = user["content"].split(FENCE_OPEN, 1)[1].split(FENCE_CLOSE, 1)
-    assert INJECTION_MARKER in inside[0] and INJECTION_MARKER not in inside[1]
+    assert PLACEHOLDER in inside[0] and PLACEHOLDER not in inside[1]  # where it was, inside the fenced source
+    assert INJECTION_MARKER in Path(outcome.report_path).read_text()  # shown to the reader as a finding
 
 
 def test_source_errors(arxiv_server, tmp_path):

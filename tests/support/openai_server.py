@@ -82,7 +82,7 @@ class OpenAIFixture:
             content = "Sure! Here is my critique: it is bad."
         else:
             user = next((m["content"] for m in body["messages"] if m["role"] == "user"), "")
-            content = json.dumps(FakeBackend.draft(user))
+            content = json.dumps(FakeBackend.reply(user, _schema_of(body)))
         return 200, {
             "id": f"chatcmpl-{n}", "object": "chat.completion", "created": int(time.time()), "model": self.model,
             "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
@@ -95,6 +95,23 @@ class OpenAIFixture:
         self.httpd.server_close()
 
 
+def _schema_of(body: dict) -> dict | None:
+    """The JSON schema a request asked for: in its response_format, or (plain json_object) in the prompt's hint."""
+    fmt = body.get("response_format") or {}
+    if fmt.get("type") == "json_schema":
+        return (fmt.get("json_schema") or {}).get("schema")
+    if fmt.get("schema"):
+        return fmt["schema"]
+    last = (body.get("messages") or [{}])[-1].get("content", "")
+    marker = "validates against this JSON schema:"
+    if marker in last:
+        try:
+            return json.loads(last.split(marker, 1)[1].strip())
+        except ValueError:
+            return None
+    return None
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--port", type=int, default=8011)
@@ -104,3 +121,4 @@ if __name__ == "__main__":
     srv = OpenAIFixture(latency=a.latency, model=a.model, port=a.port)
     print(srv.base_url, flush=True)
     srv.thread.join()
+

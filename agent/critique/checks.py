@@ -1,0 +1,156 @@
+"""The checks every model reply goes through (each pass's `apply` ends here), in order:
+
+1. prose trimmed at a sentence end (no field is shown cut mid-sentence);
+2. quotes verified and snapped to whole source sentences (agent.text.grounding);
+3. each verified quote's support for its point scored (agent.critique.support);
+4. for small models, an assumption whose quote does not support it is replaced by the program's assumption for
+   that quote (labelled);
+5. fields that copy the source, the title or the prompt, repeat another field, loop, are empty or cut, or echo an
+   instruction planted in the source are found (agent.critique.copies). Before the last pass they wait in
+   `job.extra["issues"]` for one rewrite; at the end, any still there are replaced by the analysis stage's
+   finding (agent.critique.findings), labelled "written by the program from its analysis".
+"""
+from __future__ import annotations
+
+import re
+
+from agent.critique.copies import CopyChecker, FieldIssue, prose_fields, trim_at_sentence
+from agent.critique.findings import Finding
+from agent.critique.schema import PROSE_CAPS
+from agent.critique.support import support_scores
+from agent.models import FALLACIES, NO_CLEAR_FALLACY, DissectionDraft, PaperJob, QuoteCheck
+from agent.publish.render import FENCE_CLOSE, FENCE_OPEN
+from agent.text.grounding import grounding_rate, quotable_sentences, verify_draft
+
+DISPLAY = 1.5  # a field may run to this many times its schema cap before it is trimmed (backends without caps)
+_FENCED = re.compile(re.escape(FENCE_OPEN) + r".*?" + re.escape(FENCE_CLOSE), re.S)
+_RELATED = re.compile(r"<<<RELATED_WRITING.*?RELATED_WRITING>>>", re.S)
+
+
+def _cap(path: str) -> int:
+    key = path.rsplit(".", 1)[-1]
+    return int(DISPLAY * PROSE_CAPS.get(key, PROSE_CAPS.get(path, 600)))
+
+
+def trim_prose(draft: DissectionDraft) -> DissectionDraft:
+    d = draft.model_copy(deep=True)
+    d.claims = trim_at_sentence(d.claims, _cap("claims"))
+    d.core_fallacy.explanation = trim_at_sentence(d.core_fallacy.explanation, _cap("explanation"))
+    for h in d.hidden_assumptions:
+        h.assumption = trim_at_sentence(h.assumption, _cap("assumption"))
+        h.if_false = trim_at_sentence(h.if_false, _cap("if_false"))
+    d.social_function = trim_at_sentence(d.social_function, _cap("social_function"))
+    d.verdict = trim_at_sentence(d.verdict, _cap("verdict"))
+    d.lag_weighted_verdict = trim_at_sentence(d.lag_weighted_verdict, _cap("lag_weighted_verdict"))
+    for r in d.related:
+        r.relation = trim_at_sentence(r.relation, _cap("relation"))
+    return d
+
+
+def normalise_name(name: str) -> str:
+    n = " ".join(name.split()).casefold()
+    if n in FALLACIES or n == NO_CLEAR_FALLACY:
+        return n
+    return "hasty generalization" if n == "hasty generalisation" else "other"
+
+
+def prompt_static_text(messages: list[dict]) -> str:
+    """The instructions of a request without its data (fenced text, related writing): what a field must not copy."""
+    return "\n".join(_RELATED.sub(" ", _FENCED.sub(" ", m.get("content", ""))) for m in messages)
+
+
+def score_support(job: PaperJob, draft: DissectionDraft, checks: list[QuoteCheck]) -> list[QuoteCheck]:
+    """Each verified quote's support label for its point (the core fallacy's point names its kind of flaw)."""
+    points: list[tuple[int, str, str, str | None]] = []
+    core = draft.core_fallacy
+    if not core.no_clear_fallacy:
+        points.append((0, f"{core.name}: {core.explanation}", checks[0].quote, core.name))
+    for i, h in enumerate(draft.hidden_assumptions, start=1):
+        points.append((i, f"{h.assumption} {h.if_false}", checks[i].quote, None))
+    points = [p for p in points if checks[p[0]].status != "unverified"]
+    out = [c.model_copy(update={"support": None, "support_score": None}) for c in checks]
+    scores = support_scores([(p, q) for _, p, q, _ in points], [f for *_, f in points])
+    for (i, _, _, _), s in zip(points, scores, strict=True):
+        out[i] = out[i].model_copy(update={"support": s.label, "support_score": s.score})
+    return out
+
+
+def finding_for(job: PaperJob, draft: DissectionDraft, quote: str) -> Finding:
+    """The analysis' finding about one quoted sentence (its own candidate when it is one, else the core's)."""
+    cands = (job.analysis or {}).get("candidates", [])
+    if any(c["sentence"] == quote for c in cands):
+        return Finding.from_analysis(job.analysis, "", quote)
+    return Finding.from_analysis(job.analysis, draft.core_fallacy.name, draft.core_fallacy.quote)
+
+
+def replace_unsupported(job: PaperJob, draft: DissectionDraft, checks: list[QuoteCheck]) -> DissectionDraft:
+    """Small models: an assumption whose verified quote does not carry it gives way to the program's assumption
+    for that sentence."""
+    d = draft.model_copy(deep=True)
+    for i, h in enumerate(d.hidden_assumptions):
+        c, label = checks[i + 1], f"hidden_assumptions[{i}]"
+        if c.status != "unverified" and c.support == "unsupported" and label not in d.written_by_program:
+            d.hidden_assumptions[i] = finding_for(job, d, h.quote).assumption(h.quote)
+            d.written_by_program.append(label)
+    return d
+
+
+def _program_texts(d: DissectionDraft) -> set[str]:
+    """The assumptions the program wrote (by text: verification may drop a repeated one and shift the rest)."""
+    return {h.assumption for i, h in enumerate(d.hidden_assumptions)
+            if f"hidden_assumptions[{i}]" in d.written_by_program}
+
+
+def _verified(job: PaperJob, d: DissectionDraft) -> tuple[DissectionDraft, list[QuoteCheck]]:
+    """Quotes verified and snapped, repeated assumptions dropped, the program's labels kept on the right fields."""
+    assert job.paper is not None
+    program, others = _program_texts(d), [p for p in d.written_by_program if not p.startswith("hidden_assumptions")]
+    d, checks = verify_draft(d, job.paper.text)
+    d.written_by_program = others + [f"hidden_assumptions[{i}]" for i, h in enumerate(d.hidden_assumptions)
+                                     if h.assumption in program]
+    return d, score_support(job, d, checks)
+
+
+def _replace_field(job: PaperJob, d: DissectionDraft, path: str) -> None:
+    finding = Finding.from_analysis(job.analysis, d.core_fallacy.name, d.core_fallacy.quote)
+    m = re.match(r"hidden_assumptions\[(\d+)\]", path)
+    if m:
+        i = int(m.group(1))
+        d.hidden_assumptions[i] = finding_for(job, d, d.hidden_assumptions[i].quote).assumption(
+            d.hidden_assumptions[i].quote)
+        d.written_by_program.append(f"hidden_assumptions[{i}]")
+        return
+    text = finding.field(path)
+    if path == "core_fallacy.explanation":
+        d.core_fallacy.explanation = text
+    else:
+        setattr(d, path, text)
+    d.written_by_program.append(path)
+
+
+def field_issues(job: PaperJob, draft: DissectionDraft) -> list[FieldIssue]:
+    assert job.paper is not None
+    checker = CopyChecker(quotable_sentences(job.prompt_text or job.paper.text, min_words=6, max_chars=5000),
+                          job.paper.title, prompt_static_text(job.messages),
+                          list((job.analysis or {}).get("planted", [])))
+    return checker.issues(prose_fields(draft), skip=set(draft.written_by_program))
+
+
+def check_draft(job: PaperJob, draft: DissectionDraft, *, narrow: bool, final: bool) -> None:
+    """Run every check on a model's draft and keep the checked draft in the job (see the module docstring)."""
+    d = trim_prose(draft)
+    d.core_fallacy.name = normalise_name(d.core_fallacy.name)
+    d, checks = _verified(job, d)
+    if narrow:
+        replaced = replace_unsupported(job, d, checks)
+        if replaced.written_by_program != d.written_by_program:
+            d, checks = _verified(job, replaced)
+    issues = field_issues(job, d)
+    if final and issues:
+        for path in dict.fromkeys(re.sub(r"(hidden_assumptions\[\d+\]).*", r"\1", i.field) for i in issues):
+            _replace_field(job, d, path)
+        d, checks = _verified(job, d)
+        issues = []
+    d.written_by_program = list(dict.fromkeys(d.written_by_program))
+    job.draft, job.quotes, job.grounding = d, checks, grounding_rate(checks)
+    job.extra["issues"] = [i.as_dict() for i in issues]

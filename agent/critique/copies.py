@@ -1,0 +1,139 @@
+"""Prose fields that are not the critic's own judgement: copied from the source or the title, copied from the prompt,
+repeating another field, looping, empty, cut off, or echoing an instruction planted in the source.
+
+`field_issues` finds them; the critique then asks the model once to rewrite those fields (agent.critique.passes)
+and otherwise replaces them with the analysis stage's own finding, labelled (agent.critique.findings).
+Nothing here calls a model.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+from agent.models import DissectionDraft
+from agent.text.grounding import normalise
+from agent.text.injection import echoes_instruction
+
+IssueKind = Literal["empty", "cut", "copies_title", "copies_source", "copies_prompt", "repeats", "loops",
+                    "echoes_instruction"]
+MIN_WORDS = {"claims": 6, "core_fallacy.explanation": 5, "social_function": 4, "verdict": 4,
+             "lag_weighted_verdict": 4}
+COPY_SHARE = 0.6  # a field whose word 5-grams come from the source (or the prompt) this much is a copy
+REPEAT_SHARE = 0.7  # two fields sharing this share of their words say the same thing
+N = 5
+
+
+@dataclass(frozen=True)
+class FieldIssue:
+    field: str  # "claims", "core_fallacy.explanation", "hidden_assumptions[1].if_false", ...
+    kind: IssueKind
+    detail: str  # one line for the log and the rewrite prompt
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def prose_fields(draft: DissectionDraft) -> dict[str, str]:
+    """The model's own prose, by field path, in the order a reader meets it."""
+    out = {"claims": draft.claims, "core_fallacy.explanation": draft.core_fallacy.explanation}
+    for i, h in enumerate(draft.hidden_assumptions):
+        out[f"hidden_assumptions[{i}].assumption"] = h.assumption
+        out[f"hidden_assumptions[{i}].if_false"] = h.if_false
+    out.update(social_function=draft.social_function, verdict=draft.verdict,
+               lag_weighted_verdict=draft.lag_weighted_verdict)
+    return out
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", normalise(text))
+
+
+def _grams(words: list[str], n: int = N) -> list[tuple[str, ...]]:
+    return [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+
+
+class CopyChecker:
+    """The texts a field must not copy, prepared once per dissection."""
+
+    def __init__(self, source_sentences: list[str], title: str = "", prompt_text: str = "",
+                 instructions: list[str] | None = None):
+        self.sentences = [" ".join(_words(s)) for s in source_sentences if len(_words(s)) >= 6]
+        self.source_grams = {g for s in source_sentences for g in _grams(_words(s))}
+        self.title = " ".join(_words(title))
+        self.prompt_grams = set(_grams(_words(prompt_text)))
+        self.instructions = list(instructions or [])
+
+    def _copied_share(self, words: list[str], grams: set) -> float:
+        own = _grams(words)
+        return sum(g in grams for g in own) / len(own) if own else 0.0
+
+    def issues(self, fields: dict[str, str], skip: set[str] | frozenset[str] = frozenset()) -> list[FieldIssue]:
+        out: list[FieldIssue] = []
+        seen: list[tuple[str, set[str], str]] = []
+        for name, text in fields.items():
+            if name in skip or any(name.startswith(s + ".") for s in skip):
+                continue
+            issue = self.field_issue(name, text, seen)
+            if issue is not None:
+                out.append(issue)
+            words = _words(text)
+            seen.append((name, set(words), " ".join(words)))
+        return out
+
+    def field_issue(self, name: str, text: str, earlier: list[tuple[str, set[str], str]]) -> FieldIssue | None:
+        words = _words(text)
+        joined = " ".join(words)
+        short_name = re.sub(r"\[\d+\]", "", name)
+        if len(words) < MIN_WORDS.get(short_name, 3):
+            return FieldIssue(name, "empty", f"{len(words)} words")
+        title_words = len(self.title.split())
+        if self.title and (joined == self.title or (self.title in joined and len(words) <= title_words + 4)):
+            return FieldIssue(name, "copies_title", "the title")
+        if any(s in joined for s in self.sentences) or self._copied_share(words, self.source_grams) >= COPY_SHARE:
+            return FieldIssue(name, "copies_source", "copies a source sentence")
+        if self._copied_share(words, self.prompt_grams) >= COPY_SHARE:
+            return FieldIssue(name, "copies_prompt", "copies the prompt's instructions")
+        loop = looping(words)
+        if loop:
+            return FieldIssue(name, "loops", loop)
+        for other, other_words, other_joined in earlier:
+            if len(words) >= 6 and (joined in other_joined or other_joined in joined and len(other_words) >= 6
+                                    or len(set(words) & other_words) / len(set(words) | other_words) >= REPEAT_SHARE):
+                return FieldIssue(name, "repeats", f"repeats {other}")
+        for instruction in self.instructions:
+            if echoes_instruction(text, [instruction]):
+                return FieldIssue(name, "echoes_instruction", "echoes an instruction planted in the source")
+        if text.strip() and not re.search(r"[.!?)\"'\u201d\u2019]\s*$", text.strip()):
+            return FieldIssue(name, "cut", "ends mid-sentence")
+        return None
+
+
+def looping(words: list[str]) -> str:
+    """Why a field's words loop, or ""."""
+    if len(words) >= 9:
+        grams = Counter(_grams(words, 3))
+        gram, n = grams.most_common(1)[0]
+        if n >= 3:
+            return f"repeats \u201c{' '.join(gram)}\u201d {n} times"
+    if len(words) >= 20 and len(set(words)) / len(words) < 0.4:
+        return "few distinct words"
+    return ""
+
+
+def trim_at_sentence(text: str, cap: int) -> str:
+    """`text` no longer than `cap`, ending at a sentence end: a field cut mid-sentence by a length cap loses its
+    unfinished sentence rather than being shown cut (a field with no finished sentence is kept, marked with an
+    ellipsis)."""
+    text = " ".join(text.split())
+    if len(text) <= cap and re.search(r"[.!?][)\"'\u201d\u2019]?$", text):
+        return text
+    head = text[:cap]
+    ends = [m.end() for m in re.finditer(r"[.!?][)\"'\u201d\u2019]?(?=\s|$)", head)]
+    if ends and ends[-1] >= min(40, len(head) // 3):
+        return head[:ends[-1]]
+    if len(text) <= cap:
+        return text
+    cut = head.rsplit(" ", 1)[0].rstrip(",;:") if " " in head else head
+    return cut + "\u2026"

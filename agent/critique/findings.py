@@ -1,0 +1,170 @@
+"""What the program itself can say from its analysis (agent.analysis), for fields whose model text failed a check.
+
+Every text here is written from the analysis stage's finding (the candidate weak step, its type, score and reason,
+and the sentences' roles) with fixed wording per taxonomy type; the report labels such fields "written by the
+program from its analysis", so a reader never takes them for the critic's own judgement.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agent.models import NO_CLEAR_FALLACY, HiddenAssumption
+
+# per type: what the step assumes, what breaks without it, and how the judgement ages as the field moves
+TYPE_FINDINGS: dict[str, tuple[str, str, str]] = {
+    "hasty generalization": (
+        "The few models, tasks or cases studied stand for the whole class the conclusion names.",
+        "The result holds for the cases studied and says nothing yet about the rest.",
+        "As more models, scales and settings are tested this will be settled either way; a broad claim from few "
+        "cases is what the next round of evaluations most often overturns, so it ages badly unless replicated."),
+    "false dichotomy": (
+        "The two options named are the only ones available.",
+        "A third course (partial measures, other methods, combinations) escapes the forced choice.",
+        "New methods keep appearing between the two poles, so a framing with only two options gets weaker as "
+        "the field moves."),
+    "appeal to authority": (
+        "Who holds the view is evidence enough for it.",
+        "The claim stands unsupported until evidence for it is shown.",
+        "Expert opinion in a fast-moving field changes quickly; the claim is worth what its evidence is worth, and "
+        "that does not improve with time."),
+    "anthropomorphism": (
+        "The model's behaviour is best explained by human-like wants, feelings or intentions.",
+        "The same behaviour has a mechanical explanation (training signal, prompt cues), and the framing misleads.",
+        "Interpretability tools will increasingly test such readings directly; until they do, mental-state "
+        "language should be read as metaphor, and the judgement does not soften with time."),
+    "benchmark-to-capability leap": (
+        "The benchmark measures the broad capability the conclusion names.",
+        "The score shows performance on the test's items, not the capability in real use.",
+        "Benchmarks saturate and are replaced quickly, so a capability claim read off one score ages fast unless "
+        "it is confirmed on newer, harder tests."),
+    "unfalsifiable claim": (
+        "A hypothesis that every outcome confirms still says something about the world.",
+        "No evaluation can count against the claim, so no evaluation supports it either.",
+        "New evidence cannot move a claim framed to fit any result; the judgement stays the same however the field "
+        "moves, until the claim is restated so that some result could refute it."),
+    "correlation as causation": (
+        "The association reported reflects a causal effect, with no common cause or reverse direction.",
+        "The recommended intervention may do nothing, since the association alone does not show an effect.",
+        "Controlled experiments (ablations, interventions) are becoming cheap; the causal reading stands or falls "
+        "with them, and until then it should be read as a correlation."),
+    "moving the goalposts": (
+        "The criterion adopted after the results is as meaningful as the one set before them.",
+        "By the original criterion the result is a failure, and the success claim does not stand.",
+        "Later work will be judged by pre-registered targets; a success declared by a changed criterion does not "
+        "become more convincing with time."),
+    "straw man": (
+        "The opposing view described is the one its proponents actually hold.",
+        "The results refute only an extreme position nobody holds, and the real view stands.",
+        "As the debate moves on, the real opposing positions will be tested directly; refuting a caricature does "
+        "not age into refuting them."),
+    "slippery slope": (
+        "Each step of the chain follows from the one before without any check in between.",
+        "The chain stops at the first step that does not follow, and the final consequence is unsupported.",
+        "Each step is an empirical claim that new systems will test; the chain weakens with every step that does "
+        "not happen on schedule."),
+    "begging the question": (
+        "The conclusion can be assumed in the support offered for it.",
+        "The argument gives no independent reason to accept its conclusion.",
+        "A circular argument stays circular as the field moves; only independent evidence would change the "
+        "judgement."),
+    "equivocation": (
+        "The key term keeps one meaning throughout the argument.",
+        "The conclusion follows only for the narrower sense of the term the evidence supports.",
+        "As the field's vocabulary is pinned down (by benchmarks and definitions), the two senses will be pulled "
+        "apart and the conclusion will have to be restated for the narrow one."),
+    "motte and bailey": (
+        "Defending the modest claim also defends the bold one.",
+        "Only the modest claim is supported; the bold thesis remains unargued.",
+        "Later evidence can bear on the bold claim; until it is argued for directly, the judgement does not "
+        "change."),
+}
+NO_FINDING = ("The claims stay within what the reported evidence shows.",
+              "The conclusions would need more support than the text gives.",
+              "No step was found that depends on a fast-moving assumption, so the judgement should hold as the field "
+              "moves, unless new results contradict the reported evidence.")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The analysis stage's view of a text, reduced to what fallback fields need."""
+
+    sentence: str  # the weakest step's sentence ("" when there is none)
+    fallacy: str  # its taxonomy type, or NO_CLEAR_FALLACY
+    score: float
+    reason: str
+    threshold: float
+    n_sentences: int
+    roles: dict[str, int]  # how many sentences carry each role
+
+    @classmethod
+    def from_analysis(cls, analysis: dict | None, core_name: str = "", core_quote: str = "") -> Finding:
+        a = analysis or {}
+        cands = a.get("candidates") or []
+        pick = next((c for c in cands if c["sentence"] == core_quote), cands[0] if cands else None)
+        clear = pick is not None and not (core_name.strip().casefold() == NO_CLEAR_FALLACY
+                                          or (not core_name and a.get("no_clear_fallacy", True)))
+        roles: dict[str, int] = {}
+        for s in a.get("sentences") or []:
+            for r in s.get("roles") or []:
+                roles[r] = roles.get(r, 0) + 1
+        return cls(sentence=pick["sentence"] if pick else "", fallacy=pick["fallacy"] if clear else NO_CLEAR_FALLACY,
+                   score=float(pick["score"]) if pick else 0.0, reason=pick["reason"] if pick else "",
+                   threshold=float(a.get("threshold", 0.0)), n_sentences=len(a.get("sentences") or []), roles=roles)
+
+    @property
+    def clear(self) -> bool:
+        return self.fallacy in TYPE_FINDINGS
+
+    def _type(self) -> tuple[str, str, str]:
+        return TYPE_FINDINGS.get(self.fallacy, NO_FINDING)
+
+    def explanation(self) -> str:
+        if not self.clear:
+            return (f"No step of the argument clearly fails: the strongest candidate scored {self.score:.2f}, below "
+                    f"the analysis threshold of {self.threshold:.2f}.")
+        return f"The sentence {self.reason}; the evidence the text reports does not reach that far."
+
+    def claims(self) -> str:
+        r = self.roles
+        parts = [f"{r.get('claim', 0)} claim sentence{'s' if r.get('claim', 0) != 1 else ''}",
+                 f"{r.get('result', 0)} reporting results", f"{r.get('method', 0)} describing methods"]
+        if r.get("limitation"):
+            parts.append(f"{r['limitation']} stating limitations")
+        return (f"Of the text's {self.n_sentences} sentences, {', '.join(parts)}. The argument runs from the reported "
+                f"results to its claims; the analysis rates its weakest step as "
+                f"{'a ' + self.fallacy if self.clear else 'not clearly weak'} (score {self.score:.2f}).")
+
+    def social_function(self) -> str:
+        r = self.roles
+        if r.get("release"):
+            what = "It offers the field resources (data, code or models) along with its findings"
+        elif r.get("result", 0) >= r.get("claim", 0):
+            what = "It reports results that others can build on or check"
+        else:
+            what = "It argues for a position more than it reports results"
+        tail = (", and states its main conclusion more strongly than its evidence allows, which positions the work "
+                "as settling a question that remains open." if self.clear else ", within the limits it states.")
+        return what + tail
+
+    def verdict(self) -> str:
+        if not self.clear:
+            return ("The analysis found no clearly weak step; the conclusions appear to stay within the reported "
+                    "evidence. Read it for its results.")
+        return (f"The argument is weakest at a {self.fallacy} (score {self.score:.2f}): the sentence {self.reason}. "
+                "Its conclusion should be read as no stronger than the evidence it reports.")
+
+    def lag_weighted_verdict(self) -> str:
+        return self._type()[2]
+
+    def assumption(self, quote: str = "") -> HiddenAssumption:
+        assumption, if_false, _ = self._type()
+        return HiddenAssumption(assumption=assumption, quote=quote or self.sentence, if_false=if_false)
+
+    def field(self, path: str) -> str:
+        """The program's text for a prose field path of the dissection (see agent.critique.copies.prose_fields)."""
+        if path.startswith("hidden_assumptions"):
+            h = self.assumption()
+            return h.assumption if path.endswith(".assumption") else h.if_false
+        return {"claims": self.claims, "core_fallacy.explanation": self.explanation,
+                "social_function": self.social_function, "verdict": self.verdict,
+                "lag_weighted_verdict": self.lag_weighted_verdict}[path]()
