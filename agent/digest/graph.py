@@ -289,7 +289,7 @@ def publish_node(state: DigestState, runtime: Runtime[DigestContext]) -> dict:
         ctx.run.progress(f"writing the daily post on {paper_id}")
         return write_daily_post(job.result, job.paper.text, job.score or 0.0, ctx.profile, ctx.run.llm, ctx.settings)
 
-    record = publish_digest(ctx.settings, ctx.opts, state, jobs.all(), model=ctx.run.llm.backend.model,
+    record = publish_digest(ctx.settings, ctx.opts, dict(state), jobs.all(), model=ctx.run.llm.backend.model,
                             backend=ctx.run.llm.backend.name, write_post=write_post)
     return {"record": record.model_dump(mode="json")}
 

@@ -176,7 +176,7 @@ def score_papers(papers: list[Paper], profile: Profile, store=None, votes: VoteB
         if corp is not None:
             parts["corpus"] = corp
         score = sum(WEIGHTS[k] * v for k, v in parts.items()) / sum(WEIGHTS[k] for k in parts)
-        if taste_p is not None:
+        if taste_p is not None and taste is not None:
             score = (1.0 - taste.weight) * score + taste.weight * float(taste_p)
         avoided = [p for p in profile.avoid if _phrase_re(p).search(text)]
         score *= AVOID_FACTOR ** len(avoided)

@@ -72,7 +72,7 @@ class DigestRecord(BaseModel):
         return total_cost([e.cost_usd for e in self.dissected])
 
     def listed_ids(self) -> set[str]:
-        return {e.id for e in [*self.dissected, *self.failed, *self.others]}
+        return {e.id for e in self.dissected} | {e.id for e in self.failed} | {o.id for o in self.others}
 
 
 def entry_for_job(job: PaperJob, ranked: Ranked | None, settings: Settings) -> Entry | None:

@@ -172,7 +172,7 @@ class GpuBackend(LLMBackend):
         self.batch_cap = max_batch or (BATCH_SIZES[-1] if self.device.type == "cuda" else CPU_BATCH)
         self.retry_invalid = retry_invalid
         self.stats = {"generate_calls": 0, "oom_halvings": 0, "solo_retries": 0, "tokens_in": 0, "tokens_out": 0}
-        self._grammars = None
+        self._grammars: Any = None  # GrammarCache, built on first use
         self._compile_config = self._make_compile_config() if self.compiled else None
 
     # ---- public interface ----------------------------------------------------------------------------
@@ -192,13 +192,14 @@ class GpuBackend(LLMBackend):
             except LLMError as exc:
                 results[i] = exc
         for batch in self._plan(prepared):
-            for (i, _, _), out in zip(batch, self._run(batch)):
+            for (i, _, _), out in zip(batch, self._run(batch), strict=True):
                 results[i] = out
         for i, ids, req in prepared:
-            out = results[i]
-            if isinstance(out, Completion) and req.schema is not None:
-                out.text = escape_control_chars(out.text)
-                reason = self.check_output(out.text, req.schema)
+            done = results[i]
+            assert done is not None  # every prepared request was in some batch
+            if isinstance(done, Completion) and req.schema is not None:
+                done.text = escape_control_chars(done.text)
+                reason = self.check_output(done.text, req.schema)
                 if reason is not None:
                     results[i] = self._retry_alone((i, ids, req), reason)
         return results  # type: ignore[return-value]
@@ -360,7 +361,7 @@ class GpuBackend(LLMBackend):
             if isinstance(out, Exception):
                 return out
             out.text = escape_control_chars(out.text)
-            reason = self.check_output(out.text, item[2].schema) or ""
+            reason = self.check_output(out.text, item[2].schema or {}) or ""
             if not reason:
                 out.extra["solo_retries"] = attempt
                 return out
@@ -369,11 +370,12 @@ class GpuBackend(LLMBackend):
 
     def _grammar(self, schema: dict[str, Any]):
         if self._grammars is None:
-            from agent.llm.gpu_grammar import GrammarCache
+            from agent.llm.gpu_grammar import GrammarCache  # deferred: xgrammar is part of the optional extra
 
             self._grammars = GrammarCache(self.tokenizer, self.vocab_size, self.stop_ids)
+        grammars: Any = self._grammars
         try:
-            return self._grammars.get(schema)
+            return grammars.get(schema)
         except (RuntimeError, ValueError) as exc:
             raise LLMError(f"the gpu backend cannot compile this JSON schema: {_first_line(exc)}") from None
 

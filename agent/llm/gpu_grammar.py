@@ -46,13 +46,13 @@ class BatchGrammarProcessor(transformers.LogitsProcessor):
 
     def __init__(self, grammars: list[xgr.CompiledGrammar | None], vocab_size: int):
         self.rows = [i for i, g in enumerate(grammars) if g is not None]
-        self.matchers = {i: xgr.GrammarMatcher(grammars[i]) for i in self.rows}
+        self.matchers = {i: xgr.GrammarMatcher(g) for i, g in enumerate(grammars) if g is not None}
         self.live = set(self.rows)
         self.bitmask = xgr.allocate_token_bitmask(len(grammars), vocab_size)
         self.batch = xgr.BatchGrammarMatcher(max_threads=max(1, min(8, (os.cpu_count() or 2) // 2)))
         self.started = False
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+    def __call__(self, input_ids: torch.LongTensor, scores: Any) -> Any:
         if not self.live:
             return scores
         if self.started:
@@ -89,7 +89,7 @@ def validate(text: str, schema: dict[str, Any]) -> str | None:
 
     try:
         obj = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         return f"not JSON ({exc.msg} at char {exc.pos})"
     try:
         jsonschema.validate(obj, schema)

@@ -11,6 +11,7 @@ import asyncio
 import json
 import threading
 import time
+from typing import Any
 
 from agent.errors import ConfigError, LLMError
 from agent.llm.base import Completion, LLMBackend, Request
@@ -47,7 +48,7 @@ class OpenAIBackend(LLMBackend):
         self.model = settings.llm.model
         self.context_tokens = settings.llm.context_tokens
         self.base_url = settings.llm.base_url or None
-        kwargs = dict(
+        kwargs: dict[str, Any] = dict(
             api_key=settings.llm.api_key or "not-needed",  # local servers accept any key
             base_url=self.base_url,
             timeout=settings.llm.timeout_s,
@@ -57,7 +58,7 @@ class OpenAIBackend(LLMBackend):
         self._async_kwargs = kwargs
         self.concurrency = max(1, settings.digest.concurrency)
         self._format: str | None = None  # the structured-output format this server accepted
-        self._async_clients: dict[int, tuple[asyncio.AbstractEventLoop, object]] = {}
+        self._async_clients: dict[int, tuple[asyncio.AbstractEventLoop, Any]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._loop_lock = threading.Lock()

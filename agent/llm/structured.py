@@ -159,7 +159,7 @@ class StructuredLLM:
                             temperature=p.ask.temperature if attempt == 0 else max(p.ask.temperature, 0.4))
                     for p in pending]
             keys = [self._key(r) for r in reqs]
-            replies: list[Completion | Exception | None] = []
+            replies: list[Any] = []  # Completion, Exception, or None before the batch fills it
             for k in keys:
                 cached = None if force else self.cache.get_json("llm", k)
                 replies.append(self._from_cache(cached) if cached is not None else None)

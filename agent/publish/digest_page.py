@@ -74,10 +74,11 @@ def feed_xml(settings: Settings, records: list[DigestRecord], *, site_url: str =
                 break
         if len(entries) >= limit:
             break
-    updated = max((e["updated"] for e in entries), default=_iso(records[0].generated_at) if records else
-                  _iso(datetime.now(UTC)))
+    latest: str = _iso(records[0].generated_at) if records else _iso(datetime.now(UTC))
+    stamps: list[str] = [str(e["updated"]) for e in entries]
+    feed_updated = max(stamps, default=latest)
     feed_id = f"{site}/feed.xml" if site else _urn("dissect:feed:" + str(Path(settings.paths.reports_dir).resolve()))
-    return render("site/feed.xml.j2", feed_id=feed_id, updated=updated, site=site, entries=entries)
+    return render("site/feed.xml.j2", feed_id=feed_id, updated=feed_updated, site=site, entries=entries)
 
 
 def _iso(dt: datetime) -> str:
