@@ -91,6 +91,7 @@ def main() -> None:
     files = sorted((root / "agent").rglob("*.py"))
     mods = {module_name(root, f): f for f in files}
     graph: dict[str, set[str]] = {}
+    full_graph: dict[str, set[str]] = {}  # function-local imports included: cycles they only hide
     local_imports = []
     lines = 0
     for name, f in mods.items():
@@ -99,13 +100,19 @@ def main() -> None:
         top, local = imports(ast.parse(src), name, f.name == "__init__.py")
         # a package import of a name resolves to the module when there is one, else to the package
         graph[name] = {t if t in mods else t.rsplit(".", 1)[0] for t in top} & set(mods) - {name}
+        resolved_local = {t if t in mods else t.rsplit(".", 1)[0] for _, t in local} & set(mods) - {name}
+        full_graph[name] = graph[name] | resolved_local
         local_imports += [(f.relative_to(root).as_posix(), line, t) for line, t in local]
     cyc = cycles(graph)
+    hidden = cycles(full_graph)
     print(f"modules: {len(mods)} ({lines:,} lines) under {root / 'agent'}")
     print(f"largest: " + ", ".join(f"{m} {mods[m].read_text().count(chr(10))}" for m in
                                    sorted(mods, key=lambda m: -mods[m].read_text().count(chr(10)))[:5]))
     print(f"import cycles: {len(cyc)}")
     for c in cyc:
+        print("   ", " <-> ".join(c))
+    print(f"import cycles counting function-local imports: {len(hidden)}")
+    for c in hidden:
         print("   ", " <-> ".join(c))
     print(f"function-local imports of the project's own modules: {len(local_imports)}")
     for path, line, t in local_imports:
