@@ -1,10 +1,12 @@
 """CPU thread counts for the local model (llama.cpp) and the embedder (onnxruntime) that degrade under load.
 
-Both libraries default to one thread per logical core and spin-wait between steps. On a machine that is doing
-other work, those spinning threads fight every other process for the same cores and a run slows down by an order
-of magnitude (a dissection took 620 s with all threads instead of 57 s with one, on 2 busy cores). So the default
-is at most half the usable cores (logical cores include SMT siblings, which add little to matrix work), never
-more than the cores that are idle right now, and at least one; the backends also switch spin-waiting off.
+Both libraries default to one thread per logical core. A llama.cpp step ends in a barrier where every thread waits
+for the slowest; on a machine that is doing other work some thread is always descheduled, so a run with every core
+slows down by an order of magnitude (a dissection took 620 s instead of 57 s with one thread, on 2 busy cores;
+bench/threads_bench.py: 96 tokens in 1.0 s idle, 29.6 s with a competing process per core). So the default is at
+most half the usable cores (logical cores include SMT siblings, which add little to matrix work), never more than
+the cores idle right now, and at least one. The libraries' wait policy is left as it is: making llama.cpp's threads
+sleep instead of spin made two threads slower still under contention (34.9 s for the same 96 tokens).
 `settings.llm.threads` (DISSECT_THREADS) overrides the choice.
 """
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Thread defaults under load: the embedded model (llama.cpp) and the embedder (onnxruntime), each timed idle and
-while every core is busy with a competing process, with the old default (one spinning thread per core) and the new
-one (agent.threads: at most half the cores, none of the busy ones, threads that sleep instead of spinning).
+while every core is busy with a competing process, with the old default (one thread per core) and the new one
+(agent.threads: at most half the cores, none of the busy ones). `--no-spin` adds llama.cpp with every core and its
+threads sleeping instead of spin-waiting (poll 0), the alternative agent.threads measured and rejected.
 
-    DISSECT_THREADS=0 .venv/bin/python bench/threads_bench.py [--repeats 3] [--tokens 96]
+    .venv/bin/python bench/threads_bench.py [--repeats 3] [--tokens 96] [--only model|embedder] [--no-spin]
 
 Prints, for each setting, the median seconds idle and loaded and their ratio (loaded / idle): the smaller the
 ratio, the better the setting degrades when the machine has other work. A figure, not a test.
@@ -26,8 +27,6 @@ from agent.data import notes_dir  # noqa: E402
 from agent.llm import embedded_gguf_path  # noqa: E402
 from agent.llm.local import start_server  # noqa: E402
 from agent.threads import auto_threads, load_average, usable_cores  # noqa: E402
-
-LLAMA_DEFAULT_POLL = 50  # llama.cpp's own default busy-wait level
 
 
 def _spin(stop_at: float) -> None:
@@ -66,7 +65,7 @@ def median_seconds(work: Callable[[], None], repeats: int) -> float:
     return statistics.median(times)
 
 
-def generation(threads: int, poll: int, tokens: int) -> Callable[[], None]:
+def generation(threads: int, poll: int | None, tokens: int) -> Callable[[], None]:
     server = start_server(embedded_gguf_path(), 2048, threads, poll=poll)
     prompt = " ".join((notes_dir() / "reward-hacking.md").read_text().split()[:250])
     body = {"messages": [{"role": "user", "content": f"Summarise in detail:\n\n{prompt}"}], "max_tokens": tokens,
@@ -78,8 +77,8 @@ def generation(threads: int, poll: int, tokens: int) -> Callable[[], None]:
     return run
 
 
-def embedding(threads: int, spin: bool) -> Callable[[], None]:
-    encoder = _Encoder(threads, spin=spin)
+def embedding(threads: int) -> Callable[[], None]:
+    encoder = _Encoder(threads)
     texts = [p for note in sorted(notes_dir().glob("*.md")) for p in note.read_text().split("\n\n") if len(p) > 200]
     texts = (texts * 4)[:64]
     encoder.encode_batch(texts[:8])  # warm
@@ -94,19 +93,25 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--tokens", type=int, default=96, help="tokens generated per model call")
+    ap.add_argument("--only", choices=["model", "embedder"], help="time only the model or only the embedder")
+    ap.add_argument("--no-spin", action="store_true", help="add the model on every core with sleeping threads")
     args = ap.parse_args()
     cores = usable_cores()
     auto = auto_threads(cores, 0.0)  # the choice on an idle machine; under load it only gets smaller
-    print(f"{cores} usable cores, load average {load_average():.2f} at start; old default: {cores} threads "
-          f"spinning; new default: {auto} thread(s) (idle machine), not spinning")
+    print(f"{cores} usable cores, load average {load_average():.2f} at start; old default: {cores} threads; "
+          f"new default: {auto} thread(s) on an idle machine, fewer under load")
     settings = [
-        ("model, old default", lambda: generation(cores, LLAMA_DEFAULT_POLL, args.tokens)),
-        ("model, new default", lambda: generation(auto, 0, args.tokens)),
-        ("embedder, old default", lambda: embedding(cores, True)),
-        ("embedder, new default", lambda: embedding(auto, False)),
+        ("model, old default", lambda: generation(cores, None, args.tokens)),
+        ("model, new default", lambda: generation(auto, None, args.tokens)),
+        ("embedder, old default", lambda: embedding(cores)),
+        ("embedder, new default", lambda: embedding(auto)),
     ]
+    if args.no_spin:
+        settings.insert(2, ("model, all cores, poll 0", lambda: generation(cores, 0, args.tokens)))
     print(f"{'setting':<24} {'idle s':>8} {'loaded s':>9} {'loaded/idle':>12}")
     for label, make in settings:
+        if args.only and not label.startswith(args.only):
+            continue
         work = make()
         idle = median_seconds(work, args.repeats)
         with CompetingLoad():

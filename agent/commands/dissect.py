@@ -18,11 +18,10 @@ def cmd_dissect(args, settings) -> int:
     p = outcome.result.provenance
     print(outcome.report_path)
     if not args.quiet:
-        cost = getattr(p, "cost_usd", None)
-        threads = getattr(p, "threads", None)
-        print(f"model {p.model} ({p.backend}{f', {threads} threads' if threads else ''}), grounding "
-              f"{p.grounding_rate:.0%}, {p.tokens_in} tokens in / {p.tokens_out} out, {p.seconds:.1f} s"
-              f"{'' if p.backend in ('local', 'gpu') else ', cost ' + format_usd(cost)}", file=sys.stderr)
+        threads = f", {p.threads} thread{'s' * (p.threads != 1)}" if p.threads else ""
+        cost = "" if p.backend in ("local", "gpu") else f", cost {format_usd(p.cost_usd)}"
+        print(f"model {p.model} ({p.backend}{threads}), grounding {p.grounding_rate:.0%}, {p.tokens_in} tokens in / "
+              f"{p.tokens_out} out, {p.seconds:.1f} s{cost}", file=sys.stderr)
     return 0
 
 

@@ -52,10 +52,9 @@ def model_files() -> tuple[Path, Path]:
 
 
 class _Encoder:
-    """The loaded tokenizer and ONNX session, on `threads` intra-op threads that sleep rather than spin while
-    waiting (spinning threads are what makes a loaded machine collapse: agent.threads)."""
+    """The loaded tokenizer and ONNX session, on `threads` intra-op threads (agent.threads chooses how many)."""
 
-    def __init__(self, threads: int, spin: bool = False) -> None:
+    def __init__(self, threads: int) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -68,7 +67,6 @@ class _Encoder:
         self.threads = threads
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         opts.log_severity_level = 3
         try:
             self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])

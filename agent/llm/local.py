@@ -18,7 +18,6 @@ from agent.llm.special_tokens import gguf_special_strings, neutralise_messages
 from agent.settings import Settings
 from agent.threads import choose_threads
 
-POLL = 0  # llama.cpp's busy-wait level (0-100; its default 50 spins, which collapses a loaded machine: agent.threads)
 _SERVERS: dict[tuple, object] = {}  # one loaded model per (path, ctx, threads) per process
 _LOCK = threading.Lock()
 
@@ -125,7 +124,7 @@ def model_path(settings: Settings) -> Path:
 
 
 def start_server(path: Path, context_tokens: int, threads: int, *, parallel: int = 1, host: str = "127.0.0.1",
-                 port: int = 0, poll: int = POLL):
+                 port: int = 0, poll: int | None = None):
     """A llama.cpp server in this process: used in-process by LocalBackend, and over HTTP by `cli.py serve`.
     Each of the `parallel` slots gets the full context window."""
     try:
@@ -137,7 +136,8 @@ def start_server(path: Path, context_tokens: int, threads: int, *, parallel: int
     p.n_parallel = max(1, parallel)
     p.n_ctx = context_tokens * p.n_parallel  # llama.cpp splits n_ctx between the slots
     p.cpuparams.n_threads = p.cpuparams_batch.n_threads = threads
-    p.cpuparams.poll = p.cpuparams_batch.poll = poll  # 0: sleep, do not spin, while waiting for work
+    if poll is not None:  # llama.cpp's busy-wait level (0-100); its default is kept: see agent.threads
+        p.cpuparams.poll = p.cpuparams_batch.poll = poll
     p.hostnames, p.port = [host], port
     p.verbosity = -1  # llama.cpp's own logs would drown ours
     try:
