@@ -249,3 +249,23 @@ def test_verbose_logs_a_long_model_call_every_few_seconds(caplog):
         logging.getLogger("dissect").setLevel(logging.NOTSET)
     assert [r.getMessage() for r in caplog.records] == [
         "model: 120 tokens so far, 10 s", "model: 300 tokens so far, 21 s", "model: 310 tokens in 21 s"]
+
+
+def test_full_logging_records_prompts_and_responses_for_logs_full(capsys, tmp_path):
+    from agent.llm.structured import StructuredLLM
+    from agent.models import DissectionDraft
+    from agent.publish.files import DiskCache
+    from tests.support.fakes import FakeBackend
+
+    messages = [{"role": "system", "content": "You critique."},
+                {"role": "user", "content": "We show that debate makes every model honest. Therefore oversight is "
+                                            "solved."}]
+    for log_full, folder in ((False, "plain"), (True, "full")):
+        llm = StructuredLLM(FakeBackend(), DiskCache(tmp_path / folder / "cache"),
+                            tmp_path / folder / "logs" / "llm.jsonl", log_full=log_full)
+        llm.generate(messages, DissectionDraft, max_tokens=500)
+    plain = json.loads((tmp_path / "plain" / "logs" / "llm.jsonl").read_text())
+    assert "messages" not in plain and "response" not in plain
+    code, out, _ = run(capsys, "logs", "--full", "--data-dir", str(tmp_path / "full"))
+    assert code == 0 and "--- system ---" in out and "debate makes every model honest" in out
+    assert "--- response ---" in out and "core_fallacy" in out
