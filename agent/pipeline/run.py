@@ -32,7 +32,7 @@ def _graph():
 def make_llm(settings: Settings, backend: LLMBackend | None = None) -> StructuredLLM:
     backend = backend or backends.get_backend(settings)  # looked up at call time: tests swap the registry
     return StructuredLLM(backend, DiskCache(settings.cache_dir), settings.log_dir / "llm.jsonl",
-                         retries=settings.llm.retries)
+                         retries=settings.llm.retries, log_full=settings.llm.log_full)
 
 
 def dissect(source: str, settings: Settings, *, force: bool = False, llm: StructuredLLM | None = None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import re
 from functools import cache
+from importlib import resources
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from urllib.parse import urlsplit
 
@@ -23,7 +24,7 @@ from agent.pricing import format_usd
 from agent.publish.files import sha256
 from agent.text.safe import clean_text, clean_tree, defang_word, shorten_angle_runs
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = Path(str(resources.files("agent") / "templates"))  # shipped inside the package (a real folder)
 FENCE_OPEN = "<<<SOURCE_TEXT"
 FENCE_CLOSE = "SOURCE_TEXT>>>"
 
