@@ -236,12 +236,18 @@ def echoes_instruction(field_text: str, instructions: Sequence[Instruction | str
     return False
 
 
-def finding(instructions: list[Instruction], where: str = "the source", limit: int = 3) -> str:
-    """One line for the report naming what was found (empty when nothing was)."""
+def finding(instructions: Sequence[Instruction], where: str = "the source", limit: int = 3, *,
+            quote: bool = True) -> str:
+    """One line for the report naming what was found (empty when nothing was). quote=False names it without
+    showing it (for related writing: the reader's own library, whose instruction must not reach the report)."""
     if not instructions:
         return ""
+    n = len(instructions)
+    head = (f"{where[:1].upper()}{where[1:]} addresses the reader's AI ({n} instruction{'s' if n != 1 else ''} "
+            f"kept out of the critic's view)")
+    if not quote:
+        return head
     shown = "; ".join(f"\u00ab{i.sentence[:160]}{'...' if len(i.sentence) > 160 else ''}\u00bb"
                       for i in instructions[:limit])
-    more = f" and {len(instructions) - limit} more" if len(instructions) > limit else ""
-    return (f"{where[:1].upper()}{where[1:]} addresses the reader's AI ({len(instructions)} "
-            f"instruction{'s' if len(instructions) != 1 else ''} kept out of the critic's view): {shown}{more}")
+    more = f" and {n - limit} more" if n > limit else ""
+    return f"{head}: {shown}{more}"
