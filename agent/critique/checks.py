@@ -18,7 +18,7 @@ from agent.critique.copies import CopyChecker, FieldIssue, prose_fields, trim_at
 from agent.critique.findings import Finding
 from agent.critique.schema import PROSE_CAPS
 from agent.critique.support import support_scores
-from agent.models import FALLACIES, NO_CLEAR_FALLACY, DissectionDraft, PaperJob, QuoteCheck
+from agent.models import FALLACIES, NO_CLEAR_FALLACY, DissectionDraft, HiddenAssumption, PaperJob, QuoteCheck
 from agent.publish.render import FENCE_CLOSE, FENCE_OPEN
 from agent.text.grounding import grounding_rate, quotable_sentences, verify_draft
 
@@ -83,15 +83,40 @@ def finding_for(job: PaperJob, draft: DissectionDraft, quote: str) -> Finding:
     return Finding.from_analysis(job.analysis, draft.core_fallacy.name, draft.core_fallacy.quote)
 
 
+def program_assumption(job: PaperJob, draft: DissectionDraft, quote: str) -> HiddenAssumption | None:
+    """The program's assumption for a quoted sentence it found clearly weak, else for the core fallacy's sentence
+    when that one is clear and not quoted by another assumption; None when the analysis has nothing better."""
+    a = job.analysis or {}
+    threshold = float(a.get("threshold", 1.0))
+    own = next((c for c in a.get("candidates", []) if c["sentence"] == quote), None)
+    if own is not None and own["score"] >= threshold:
+        return Finding.from_analysis(a, "", quote).assumption(quote)
+    core = Finding.from_analysis(a, draft.core_fallacy.name, draft.core_fallacy.quote)
+    used = {h.quote for h in draft.hidden_assumptions}
+    if core.clear and core.sentence and core.sentence not in used:
+        return core.assumption(core.sentence)
+    return None
+
+
 def replace_unsupported(job: PaperJob, draft: DissectionDraft, checks: list[QuoteCheck]) -> DissectionDraft:
-    """Small models: an assumption whose verified quote does not carry it gives way to the program's assumption
-    for that sentence."""
+    """Small models: an assumption whose verified quote does not clearly carry it gives way to the program's
+    assumption, when the analysis has a clear finding to put in its place and that one is better supported."""
     d = draft.model_copy(deep=True)
+    swaps: list[tuple[int, HiddenAssumption]] = []
     for i, h in enumerate(d.hidden_assumptions):
         c, label = checks[i + 1], f"hidden_assumptions[{i}]"
-        if c.status != "unverified" and c.support == "unsupported" and label not in d.written_by_program:
-            d.hidden_assumptions[i] = finding_for(job, d, h.quote).assumption(h.quote)
-            d.written_by_program.append(label)
+        if c.status != "unverified" and c.support != "supported" and label not in d.written_by_program:
+            better = program_assumption(job, d, h.quote)
+            if better is not None:
+                swaps.append((i, better))
+    if not swaps:
+        return d
+    scores = support_scores([(f"{h.assumption} {h.if_false}", h.quote) for _, h in swaps])
+    for (i, better), s in zip(swaps, scores, strict=True):
+        before = checks[i + 1].support_score or 0.0
+        if s.label == "supported" or s.score > before:
+            d.hidden_assumptions[i] = better
+            d.written_by_program.append(f"hidden_assumptions[{i}]")
     return d
 
 
@@ -116,8 +141,9 @@ def _replace_field(job: PaperJob, d: DissectionDraft, path: str) -> None:
     m = re.match(r"hidden_assumptions\[(\d+)\]", path)
     if m:
         i = int(m.group(1))
-        d.hidden_assumptions[i] = finding_for(job, d, d.hidden_assumptions[i].quote).assumption(
-            d.hidden_assumptions[i].quote)
+        quote = d.hidden_assumptions[i].quote
+        d.hidden_assumptions[i] = (program_assumption(job, d, quote)
+                                   or finding_for(job, d, quote).assumption(quote))
         d.written_by_program.append(f"hidden_assumptions[{i}]")
         return
     text = finding.field(path)
@@ -128,11 +154,16 @@ def _replace_field(job: PaperJob, d: DissectionDraft, path: str) -> None:
     d.written_by_program.append(path)
 
 
-def field_issues(job: PaperJob, draft: DissectionDraft) -> list[FieldIssue]:
+def copy_checker(job: PaperJob) -> CopyChecker:
     assert job.paper is not None
-    checker = CopyChecker(quotable_sentences(job.prompt_text or job.paper.text, min_words=6, max_chars=5000),
-                          job.paper.title, prompt_static_text(job.messages),
-                          list((job.analysis or {}).get("planted", [])))
+    return CopyChecker(quotable_sentences(job.prompt_text or job.paper.text, min_words=6, max_chars=5000),
+                       job.paper.title, prompt_static_text(job.messages), list((job.analysis or {}).get("planted", [])))
+
+
+def field_issues(job: PaperJob, draft: DissectionDraft) -> list[FieldIssue]:
+    """The prose fields that fail a copy check; related-writing lines that fail are dropped from `draft`."""
+    checker = copy_checker(job)
+    draft.related = [r for r in draft.related if checker.relation_ok(r.relation)]
     return checker.issues(prose_fields(draft), skip=set(draft.written_by_program))
 
 

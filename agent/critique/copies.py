@@ -21,6 +21,7 @@ IssueKind = Literal["empty", "cut", "copies_title", "copies_source", "copies_pro
 MIN_WORDS = {"claims": 6, "core_fallacy.explanation": 5, "social_function": 4, "verdict": 4,
              "lag_weighted_verdict": 4}
 COPY_SHARE = 0.6  # a field whose word 5-grams come from the source (or the prompt) this much is a copy
+PROMPT_SHARE = 0.5  # the same for the prompt's instructions, by word 4-grams (they are short)
 REPEAT_SHARE = 0.7  # two fields sharing this share of their words say the same thing
 N = 5
 
@@ -62,11 +63,11 @@ class CopyChecker:
         self.sentences = [" ".join(_words(s)) for s in source_sentences if len(_words(s)) >= 6]
         self.source_grams = {g for s in source_sentences for g in _grams(_words(s))}
         self.title = " ".join(_words(title))
-        self.prompt_grams = set(_grams(_words(prompt_text)))
+        self.prompt_grams = set(_grams(_words(prompt_text), 4))
         self.instructions = list(instructions or [])
 
-    def _copied_share(self, words: list[str], grams: set) -> float:
-        own = _grams(words)
+    def _copied_share(self, words: list[str], grams: set, n: int = N) -> float:
+        own = _grams(words, n)
         return sum(g in grams for g in own) / len(own) if own else 0.0
 
     def issues(self, fields: dict[str, str], skip: set[str] | frozenset[str] = frozenset()) -> list[FieldIssue]:
@@ -86,14 +87,14 @@ class CopyChecker:
         words = _words(text)
         joined = " ".join(words)
         short_name = re.sub(r"\[\d+\]", "", name)
-        if len(words) < MIN_WORDS.get(short_name, 3):
-            return FieldIssue(name, "empty", f"{len(words)} words")
         title_words = len(self.title.split())
         if self.title and (joined == self.title or (self.title in joined and len(words) <= title_words + 4)):
             return FieldIssue(name, "copies_title", "the title")
+        if len(words) < MIN_WORDS.get(short_name, 3):
+            return FieldIssue(name, "empty", f"{len(words)} words")
         if any(s in joined for s in self.sentences) or self._copied_share(words, self.source_grams) >= COPY_SHARE:
             return FieldIssue(name, "copies_source", "copies a source sentence")
-        if self._copied_share(words, self.prompt_grams) >= COPY_SHARE:
+        if self._copied_share(words, self.prompt_grams, 4) >= PROMPT_SHARE:
             return FieldIssue(name, "copies_prompt", "copies the prompt's instructions")
         loop = looping(words)
         if loop:
@@ -110,13 +111,25 @@ class CopyChecker:
         return None
 
 
+    def relation_ok(self, text: str) -> bool:
+        """A related-writing line is kept unless it copies the source, loops or echoes a planted instruction (it is
+        one line and optional: a failing one is dropped, not rewritten)."""
+        words = _words(text)
+        if not words or any(s in " ".join(words) for s in self.sentences) or looping(words):
+            return False
+        return not any(echoes_instruction(text, [i]) for i in self.instructions)
+
+
 def looping(words: list[str]) -> str:
     """Why a field's words loop, or ""."""
     if len(words) >= 9:
-        grams = Counter(_grams(words, 3))
-        gram, n = grams.most_common(1)[0]
+        gram, n = Counter(_grams(words, 3)).most_common(1)[0]
         if n >= 3:
             return f"repeats \u201c{' '.join(gram)}\u201d {n} times"
+    if len(words) >= 12:
+        gram, n = Counter(_grams(words, 5)).most_common(1)[0]
+        if n >= 2:
+            return f"repeats \u201c{' '.join(gram)}\u201d"
     if len(words) >= 20 and len(set(words)) / len(words) < 0.4:
         return "few distinct words"
     return ""

@@ -6,6 +6,7 @@ program from its analysis", so a reader never takes them for the critic's own ju
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from agent.models import NO_CLEAR_FALLACY, HiddenAssumption
@@ -78,6 +79,21 @@ TYPE_FINDINGS: dict[str, tuple[str, str, str]] = {
         "Later evidence can bear on the bold claim; until it is argued for directly, the judgement does not "
         "change."),
 }
+TYPE_GLOSS = {
+    "hasty generalization": "a broad conclusion drawn from few or narrow cases",
+    "false dichotomy": "two options presented as the only ones",
+    "appeal to authority": "a claim resting on who holds it",
+    "anthropomorphism": "human feelings or intentions read into a model's behaviour",
+    "benchmark-to-capability leap": "a test score read as a broad capability",
+    "unfalsifiable claim": "a claim framed so that no result could count against it",
+    "correlation as causation": "an association read as a causal effect",
+    "moving the goalposts": "a success criterion changed after the results",
+    "straw man": "an opposing view refuted in a form its holders do not hold",
+    "slippery slope": "a chain of escalating consequences asserted step by step",
+    "begging the question": "support that presupposes the conclusion",
+    "equivocation": "a key term that shifts meaning between evidence and conclusion",
+    "motte and bailey": "a bold claim defended by retreating to a modest one",
+}
 NO_FINDING = ("The claims stay within what the reported evidence shows.",
               "The conclusions would need more support than the text gives.",
               "No step was found that depends on a fast-moving assumption, so the judgement should hold as the field "
@@ -98,18 +114,28 @@ class Finding:
 
     @classmethod
     def from_analysis(cls, analysis: dict | None, core_name: str = "", core_quote: str = "") -> Finding:
+        """The finding about `core_quote` (the dissection's core fallacy, named `core_name` by the model or the
+        program), else about the analysis' strongest candidate. The score is the analysis' own for that sentence
+        and type (0 when the analysis gave that sentence another type or none)."""
         a = analysis or {}
         cands = a.get("candidates") or []
-        pick = next((c for c in cands if c["sentence"] == core_quote), cands[0] if cands else None)
-        clear = pick is not None and not (core_name.strip().casefold() == NO_CLEAR_FALLACY
-                                          or (not core_name and a.get("no_clear_fallacy", True)))
+        own = next((c for c in cands if c["sentence"] == core_quote), None) if core_quote else None
+        pick = own or (None if core_quote else (cands[0] if cands else None))
+        name = core_name.strip().casefold()
+        if name == NO_CLEAR_FALLACY or (not name and (pick is None or a.get("no_clear_fallacy", True))):
+            fallacy = NO_CLEAR_FALLACY
+        else:
+            fallacy = name if name in TYPE_FINDINGS else (pick["fallacy"] if pick else NO_CLEAR_FALLACY)
+        same = pick is not None and pick["fallacy"] == fallacy
         roles: dict[str, int] = {}
         for s in a.get("sentences") or []:
             for r in s.get("roles") or []:
                 roles[r] = roles.get(r, 0) + 1
-        return cls(sentence=pick["sentence"] if pick else "", fallacy=pick["fallacy"] if clear else NO_CLEAR_FALLACY,
-                   score=float(pick["score"]) if pick else 0.0, reason=pick["reason"] if pick else "",
-                   threshold=float(a.get("threshold", 0.0)), n_sentences=len(a.get("sentences") or []), roles=roles)
+        best = cands[0]["score"] if cands else 0.0
+        return cls(sentence=core_quote or (pick["sentence"] if pick else ""), fallacy=fallacy,
+                   score=float(pick["score"]) if same else (float(best) if fallacy == NO_CLEAR_FALLACY else 0.0),
+                   reason=pick["reason"] if same else "", threshold=float(a.get("threshold", 0.0)),
+                   n_sentences=len(a.get("sentences") or []), roles=roles)
 
     @property
     def clear(self) -> bool:
@@ -118,11 +144,18 @@ class Finding:
     def _type(self) -> tuple[str, str, str]:
         return TYPE_FINDINGS.get(self.fallacy, NO_FINDING)
 
+    def _flagged(self) -> str:
+        article = "an" if self.fallacy[:1] in "aeiou" else "a"
+        why = f" ({self.reason}; score {self.score:.2f})" if self.reason else ""
+        return f"the analysis reads this step as {article} {self.fallacy}{why}"
+
     def explanation(self) -> str:
         if not self.clear:
             return (f"No step of the argument clearly fails: the strongest candidate scored {self.score:.2f}, below "
                     f"the analysis threshold of {self.threshold:.2f}.")
-        return f"The sentence {self.reason}; the evidence the text reports does not reach that far."
+        flagged = self._flagged()
+        return (f"{flagged[:1].upper()}{flagged[1:]}: {TYPE_GLOSS[self.fallacy]}. The evidence the text reports does "
+                "not reach that far.")
 
     def claims(self) -> str:
         r = self.roles
@@ -150,14 +183,18 @@ class Finding:
         if not self.clear:
             return ("The analysis found no clearly weak step; the conclusions appear to stay within the reported "
                     "evidence. Read it for its results.")
-        return (f"The argument is weakest at a {self.fallacy} (score {self.score:.2f}): the sentence {self.reason}. "
-                "Its conclusion should be read as no stronger than the evidence it reports.")
+        return (f"The argument is weakest where {self._flagged()}. Its conclusion should be read as no stronger than "
+                "the evidence it reports.")
 
     def lag_weighted_verdict(self) -> str:
         return self._type()[2]
 
     def assumption(self, quote: str = "") -> HiddenAssumption:
+        """The type's assumption, pointed at the words of the sentence that showed it (from the reason)."""
         assumption, if_false, _ = self._type()
+        phrases = list(dict.fromkeys(re.findall(r"\u201c([^\u201d]{2,60})\u201d", self.reason)))[:3]
+        if phrases:
+            assumption = f"{assumption[:-1]} (here: {', '.join(f'“{p}”' for p in phrases)})."
         return HiddenAssumption(assumption=assumption, quote=quote or self.sentence, if_false=if_false)
 
     def field(self, path: str) -> str:

@@ -171,7 +171,7 @@ class DraftPass(_Base):
         job.messages = dissect_messages(job.paper, model_text(job.prompt_text), model_related(job.related),
                                         _context_note(job), ev)
         schema = dissection_schema(n_related=len(job.related), quote_choices=quotes, names=ev.names,
-                                   core_choices=core, max_tokens=ctx.settings.llm.max_output_tokens)
+                                   core_choices=core, max_tokens=ctx.settings.llm.max_output_tokens, narrow=narrow)
         return job.messages, DissectionDraft, schema
 
     def use(self, job, reply, ctx):
@@ -335,7 +335,8 @@ class RewritePass(_Base):
                              sentences=sentences, rest=rest)
         kinds = {keys[i["field"]]: _cap_kind(i["field"]) for i in issues}
         output = create_model("Rewrite", **{k: (str, ...) for k in kinds})
-        return [_system(job), {"role": "user", "content": user}], output, fields_schema(kinds, REWRITE_TOKENS)
+        return [_system(job), {"role": "user", "content": user}], output, fields_schema(
+            kinds, REWRITE_TOKENS, narrow=not ctx.capable)
 
     def use(self, job, reply, ctx):
         assert job.draft is not None

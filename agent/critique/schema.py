@@ -27,6 +27,8 @@ PROSE_MIN = {"claims": 40, "explanation": 30, "assumption": 15, "if_false": 15, 
 CHARS_PER_TOKEN = 3.0  # conservative for English prose inside JSON (escapes, numbers)
 JSON_OVERHEAD = 450  # keys, braces and separators of a full draft
 TYPES = tuple(f for f in FALLACIES if f != "other")
+NARROW_SCALE = 0.55  # small models: prose caps times this
+NARROW_ASSUMPTIONS = 2
 
 
 @dataclass(frozen=True)
@@ -53,16 +55,18 @@ def ordered_names(candidates: list[dict], no_clear: bool, seed: int) -> list[str
 
 def narrow_core_choices(candidates: list[dict], no_clear: bool, threshold: float, quotable: set[str],
                         *, k: int = 3, margin: float = 0.1) -> list[CoreChoice]:
-    """For small models: the top candidates within `margin` of the best (at most k, score order), each with its
-    own type or "no clear fallacy" (that first when the analysis found no clear weak step)."""
+    """For small models, whose own choice between names is noise (a 135M model picks a fallacy on a clean text
+    whatever the order): the program decides. When the analysis found a clear weak step, the core fallacy is one of
+    the top candidates within `margin` of the best (at most k, score order), named by its own type; when it found
+    none, it is "no clear fallacy" on the strongest candidate, the step examined. The model explains."""
     usable = [c for c in candidates if c["sentence"] in quotable and c["fallacy"] in TYPES]
     if not usable:
         return []
     best = usable[0]["score"]
     chosen = [c for c in usable if c["score"] >= best - margin and (no_clear or c["score"] >= threshold)][:k]
     if no_clear:
-        return [CoreChoice(chosen[0]["sentence"], (NO_CLEAR_FALLACY, chosen[0]["fallacy"]))]
-    return [CoreChoice(c["sentence"], (c["fallacy"], NO_CLEAR_FALLACY)) for c in chosen]
+        return [CoreChoice(chosen[0]["sentence"], (NO_CLEAR_FALLACY,))]
+    return [CoreChoice(c["sentence"], (c["fallacy"],)) for c in chosen]
 
 
 def _prose(kind: str, cap: int, description: str = "") -> dict:
@@ -72,23 +76,31 @@ def _prose(kind: str, cap: int, description: str = "") -> dict:
     return out
 
 
-def budget_caps(max_tokens: int, n_related: int, quote_chars: int, n_assumptions: int = 3) -> dict[str, int]:
-    """PROSE_CAPS scaled down, if need be, so that the longest reply the schema allows fits `max_tokens`."""
+def budget_caps(max_tokens: int, n_related: int, quote_chars: int, n_assumptions: int = 3,
+                scale: float = 1.0) -> dict[str, int]:
+    """PROSE_CAPS times `scale`, scaled down further if need be so that the longest reply the schema allows fits
+    `max_tokens`."""
     counts = {"assumption": n_assumptions, "if_false": n_assumptions, "relation": n_related}
-    prose = sum(cap * counts.get(k, 1) for k, cap in PROSE_CAPS.items())
+    prose = sum(cap * scale * counts.get(k, 1) for k, cap in PROSE_CAPS.items())
     room = max_tokens * CHARS_PER_TOKEN - JSON_OVERHEAD - quote_chars
-    scale = min(1.0, max(0.2, room / prose))
+    scale = scale * min(1.0, max(0.0, room / prose))
     return {k: max(PROSE_MIN[k] + 20, int(cap * scale)) for k, cap in PROSE_CAPS.items()}
 
 
 def dissection_schema(*, n_related: int, quote_choices: list[str], names: list[str],
-                      core_choices: list[CoreChoice] | None, max_tokens: int) -> dict:
-    """The schema of one dissection request (see the module docstring)."""
+                      core_choices: list[CoreChoice] | None, max_tokens: int, narrow: bool = False) -> dict:
+    """The schema of one dissection request (see the module docstring). `narrow` (small models): shorter prose
+    and at most NARROW_ASSUMPTIONS assumptions: every token costs seconds on a CPU, and the program checks and
+    replaces what a small model writes badly anyway."""
     schema = draft_json_schema(n_related, quote_choices or None)
     defs, props = schema["$defs"], schema["properties"]
     longest = max((len(q) for q in quote_choices), default=400)
     core_longest = max((len(c.sentence) for c in core_choices), default=longest) if core_choices else longest
-    caps = budget_caps(max_tokens, n_related, core_longest + 3 * longest)
+    n_assumptions = NARROW_ASSUMPTIONS if narrow else 3
+    caps = budget_caps(max_tokens, n_related, core_longest + n_assumptions * longest, n_assumptions,
+                       NARROW_SCALE if narrow else 1.0)
+    if narrow:
+        props["hidden_assumptions"]["maxItems"] = NARROW_ASSUMPTIONS
     core = defs["CoreFallacy"]
     core["properties"]["explanation"] = _prose("explanation", caps["explanation"],
                                                core["properties"]["explanation"].get("description", ""))
@@ -122,8 +134,8 @@ def dissection_schema(*, n_related: int, quote_choices: list[str], names: list[s
     return schema
 
 
-def fields_schema(fields: dict[str, str], max_tokens: int) -> dict:
+def fields_schema(fields: dict[str, str], max_tokens: int, narrow: bool = False) -> dict:
     """A flat object of the named prose fields (a rewrite of a few fields): field -> cap kind."""
-    caps = budget_caps(max_tokens, 0, 0, n_assumptions=1)
+    caps = budget_caps(max_tokens, 0, 0, n_assumptions=1, scale=NARROW_SCALE if narrow else 1.0)
     props = {name: _prose(kind, caps[kind]) for name, kind in fields.items()}
     return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
