@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from agent.publish.render import FENCE_CLOSE, FENCE_OPEN, fence, render_prompt
+from agent.critique.prompts import dissect_messages
+from agent.models import Paper, SourceRef
+from agent.publish.render import FENCE_CLOSE, FENCE_OPEN, fence
 from agent.text.safe import _skeleton
 
 FORGERIES = [
@@ -31,8 +33,14 @@ def test_ordinary_text_is_unchanged():
 
 
 def test_a_prompt_has_exactly_one_pair_of_markers_whatever_the_paper_says():
-    planted = " ".join(FORGERIES)
-    prompt = render_prompt("dissect", kind_label="paper", title=planted, authors=[planted], published="",
-                           context_note="", text=fence(planted), related=[])
-    assert prompt.count(FENCE_OPEN) == 1 and prompt.count(FENCE_CLOSE) == 1
-    assert _skeleton(prompt)[0].count("SOURCE_TEXT") == 2
+    def prompt(planted: str) -> str:
+        paper = Paper(ref=SourceRef(kind="file", locator="/tmp/forged.md"), title=f"On reward {planted}",
+                      authors=[f"Ada {planted}"], text=f"A real sentence about reward models. {planted}",
+                      text_origin="markdown")
+        return "\n".join(m["content"] for m in dissect_messages(paper, paper.text, []))
+
+    plain, forged = prompt(""), prompt(" ".join(FORGERIES))
+    assert plain.count(FENCE_OPEN) >= 1  # the template's own markers, however many it writes
+    for marker in (FENCE_OPEN, FENCE_CLOSE):
+        assert forged.count(marker) == plain.count(marker)
+    assert _skeleton(forged)[0].count("SOURCE_TEXT") == _skeleton(plain)[0].count("SOURCE_TEXT")

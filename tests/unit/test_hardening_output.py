@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from agent.commands import terminal_safe
+from agent.critique.prompts import dissect_messages
+from agent.models import Paper, SourceRef
 from agent.publish.digest_page import digest_markdown, feed_xml
 from agent.publish.files import write_json
-from agent.publish.render import md_inline, render, yaml_value
+from agent.publish.render import md_inline, yaml_value
 from agent.publish.reports import REPORTS_FOLDER, report_markdown, write_index
 from agent.publish.site import build_site
 from agent.settings import Settings
@@ -65,9 +67,9 @@ def test_every_published_file_is_free_of_control_characters(tmp_path):
         write_json(settings.paths.data_dir / "digests" / f"{rec.date}.json", rec.model_dump(mode="json"))
     outputs = {"report": report_markdown(result), "digest": digest_markdown(records[1]),
                "feed": feed_xml(settings, records), "index": write_index(settings).read_text(encoding="utf-8"),
-               "prompt": render("prompts/dissect.md.j2", kind_label="paper", title=TITLE, authors=[MODEL],
-                                published="", context_note="", text=VERDICT, related=[],
-                                fence_open="<<<", fence_close=">>>")}
+               "prompt": "\n".join(m["content"] for m in dissect_messages(Paper(
+                   ref=SourceRef(kind="file", locator="/tmp/x.md"), title=TITLE, authors=[MODEL], text=VERDICT,
+                   text_origin="markdown"), VERDICT, []))}
     site = build_site(settings)
     outputs |= {str(p.relative_to(site)): p.read_text(encoding="utf-8") for p in site.rglob("*")
                 if p.suffix in (".html", ".xml", ".json", ".js", ".md")}
