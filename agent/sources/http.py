@@ -28,6 +28,7 @@ from urllib3.util.connection import create_connection
 from agent.errors import ExtractionError, FetchError, SourceNotFoundError
 from agent.settings import Settings
 from agent.sources import addresses
+from agent.text.safe import clean_text
 
 # Backoff before retry n (0-based) is min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2**n). Module constants so that
 # tests (and the fixture server) can make retries fast without a settings field nobody else needs.
@@ -106,7 +107,8 @@ def _min_interval(key: str, settings: Settings) -> float:
 
 
 def _reason(resp: urllib3.BaseHTTPResponse) -> str:
-    return f"{resp.status} {resp.reason or _REASONS.get(resp.status, '')}".strip()
+    """"503 Service Unavailable": the server's own reason phrase is untrusted text bound for the error line."""
+    return f"{resp.status} {clean_text(resp.reason or '')[:80] or _REASONS.get(resp.status, '')}".strip()
 
 
 def _retry_after(resp: urllib3.BaseHTTPResponse) -> float | None:

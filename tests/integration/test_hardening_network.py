@@ -155,3 +155,14 @@ def test_a_fast_server_is_not_cut_short(user_server, tmp_path):
     settings = Settings(data_dir=tmp_path / "data", http_timeout_s=2.0, http_deadline_s=5)
     url = user_server.page("/fast", "y" * 200_000, "text/plain")
     assert http.get(url, settings).body == b"y" * 200_000
+
+
+def test_a_servers_reason_phrase_reaches_the_error_line_without_control_characters(user_server, settings):
+    def route(h):  # a status line with an escape sequence, a bell and a C1 control in its reason phrase
+        h.wfile.write(b"HTTP/1.1 403 Forbidden\x1b[2J\x1b]0;pwned\x07\x9b\r\nContent-Length: 0\r\n\r\n")
+
+    user_server.routes["/denied"] = route
+    with pytest.raises(FetchError) as info:
+        http.get(user_server.url + "/denied", settings)
+    line = str(info.value)
+    assert "403 Forbidden" in line and not any(c in line for c in "\x1b\x07\x9b")
