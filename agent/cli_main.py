@@ -18,9 +18,10 @@ from pathlib import Path
 
 import agent.commands
 from agent import __version__
-from agent.commands import flag_overrides
+from agent.commands import flag_overrides, terminal_safe
 from agent.corpus.embeddings import configure as configure_embedder
 from agent.errors import DissectError
+from agent.library_logs import quiet_library_logs
 from agent.settings import describe_settings, load_settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never fetch model weights from a hub at run time
@@ -117,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     # -v: our own loggers at INFO (set on each call, so an in-process caller's next run starts quiet again)
     logging.getLogger("dissect").setLevel(logging.INFO if args.verbose else logging.NOTSET)
+    quiet_library_logs(args.verbose)  # arxiv, trafilatura, urllib3...: their lines only with -v
     new_data_dir = None
     try:
         settings = load_settings(flag_overrides(args))
@@ -124,17 +126,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         new_data_dir = _new_default_data_dir(settings, args)
         return args.func(args, settings)
     except DissectError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {terminal_safe(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted: nothing half-written was kept", file=sys.stderr)
+        print("interrupted: nothing half-written was kept; run the command again to resume", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
     except Exception as exc:  # noqa: BLE001 - a bug still gets one line; -v shows the traceback
         if args.verbose:
             raise
-        detail = " ".join(str(exc).split())[:300]
+        detail = terminal_safe(" ".join(str(exc).split())[:300])
         print(f"error: unexpected {type(exc).__name__}: {detail} (run with -v for details)", file=sys.stderr)
         return 1
     finally:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from agent.commands import generation_printer, progress_printer
+from agent.commands import generation_printer, progress_printer, terminal_safe
 from agent.llm.progress import listening
 from agent.pipeline.run import dissect
 from agent.pricing import format_usd
@@ -20,8 +20,8 @@ def cmd_dissect(args, settings) -> int:
     if not args.quiet:
         threads = f", {p.threads} thread{'s' * (p.threads != 1)}" if p.threads else ""
         cost = "" if p.backend in ("local", "gpu") else f", cost {format_usd(p.cost_usd)}"
-        print(f"model {p.model} ({p.backend}{threads}), grounding {p.grounding_rate:.0%}, {p.tokens_in} tokens in / "
-              f"{p.tokens_out} out, {p.seconds:.1f} s{cost}", file=sys.stderr)
+        print(f"model {terminal_safe(p.model)} ({p.backend}{threads}), grounding {p.grounding_rate:.0%}, "
+              f"{p.tokens_in} tokens in / {p.tokens_out} out, {p.seconds:.1f} s{cost}", file=sys.stderr)
     return 0
 
 

@@ -11,12 +11,15 @@ import asyncio
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from agent.errors import ConfigError, LLMError
 from agent.llm.base import Completion, LLMBackend, Request
 from agent.publish.render import render_prompt
 from agent.settings import Settings
+from agent.text.safe import clean_text
 
 FORMATS = ("json_schema", "json_object+schema", "json_object")
 
@@ -62,6 +65,8 @@ class OpenAIBackend(LLMBackend):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._loop_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self.deadline_s = settings.llm.timeout_s  # for the whole request, reply included
 
     # -- helpers ----------------------------------------------------------------------------------------
     def _where(self) -> str:
@@ -107,7 +112,7 @@ class OpenAIBackend(LLMBackend):
         usage = resp.usage
         return Completion(
             text=choice.message.content or "",
-            model=getattr(resp, "model", None) or self.model,
+            model=clean_text(getattr(resp, "model", None) or self.model)[:200],  # the server's word: untrusted
             tokens_in=getattr(usage, "prompt_tokens", 0) or 0,
             tokens_out=getattr(usage, "completion_tokens", 0) or 0,
             seconds=seconds,
@@ -125,7 +130,9 @@ class OpenAIBackend(LLMBackend):
         for fmt in self._formats(request):
             t0 = time.perf_counter()
             try:
-                resp = self.client.chat.completions.create(**self._kwargs(request, fmt))
+                resp = self._within_deadline(self._kwargs(request, fmt))
+            except LLMError:
+                raise
             except Exception as exc:  # noqa: BLE001 - translated below
                 if fmt is not None and self._format is None and self._is_format_rejection(exc):
                     last = exc
@@ -148,12 +155,29 @@ class OpenAIBackend(LLMBackend):
             return first + self.complete_batch(requests[1:])
         return asyncio.run_coroutine_threadsafe(self.acomplete_batch(requests), self._background_loop()).result()
 
+    def _within_deadline(self, kwargs: dict[str, Any]) -> Any:
+        """One request under a total deadline: the client's timeout is per read, so a server that trickles its reply
+        a byte at a time would otherwise hold the run forever. The abandoned read ends with its own timeout."""
+        with self._loop_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dissect-openai-sync")
+        future = self._pool.submit(self.client.chat.completions.create, **kwargs)
+        try:
+            return future.result(timeout=self.deadline_s)
+        except FutureTimeout:
+            raise LLMError(f"model {self.model} at {self._where()} timed out: no whole answer within {self.deadline_s:g} s "
+                           "(llm.timeout_s)") from None
+
     async def acomplete(self, request: Request) -> Completion:
         """One request from async code (the structured-output format must be known: see complete)."""
         fmt = self._format if request.schema is not None else None
         t0 = time.perf_counter()
         try:
-            resp = await self._async_client().chat.completions.create(**self._kwargs(request, fmt))
+            resp = await asyncio.wait_for(self._async_client().chat.completions.create(**self._kwargs(request, fmt)),
+                                          timeout=self.deadline_s)
+        except TimeoutError:
+            raise LLMError(f"model {self.model} at {self._where()} timed out: no whole answer within {self.deadline_s:g} s "
+                           "(llm.timeout_s)") from None
         except Exception as exc:  # noqa: BLE001 - translated
             raise self._translate(exc) from None
         return self._completion(resp, time.perf_counter() - t0)
@@ -188,7 +212,10 @@ class OpenAIBackend(LLMBackend):
             return self._loop
 
     def close(self) -> None:
-        """Close the clients and stop the event-loop thread this backend started."""
+        """Close the clients and stop the event-loop thread and the worker threads this backend started."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
         self.client.close()
         loop, thread = self._loop, self._thread
         if loop is not None and thread is not None:

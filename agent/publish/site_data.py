@@ -22,6 +22,7 @@ from agent.digest.ranking import rescale
 from agent.models import DissectionResult
 from agent.publish.files import DiskCache, read_json, sha256, slugify, write_json
 from agent.publish.render import safe_url, source_label
+from agent.text.safe import clean_tree
 
 WORDS_PER_MINUTE = 200
 FACET_MIN = 0.30  # rescaled similarity a facet needs to tag a report (agent.digest.ranking.rescale)
@@ -279,6 +280,6 @@ def search_index_js(views: list[ReportView]) -> str:
     file://). JSON with every character that could end a script or a string escaped: <, >, &, U+2028/9."""
     rows = [{"t": v.title, "v": v.result.dissection.verdict, "f": v.result.dissection.core_fallacy.name,
              "s": v.source, "d": v.date, "u": v.page} for v in views]
-    payload = json.dumps(rows, ensure_ascii=True, separators=(",", ":"))
+    payload = json.dumps(clean_tree(rows), ensure_ascii=True, separators=(",", ":"))
     payload = payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return f"window.DISSECT_SEARCH = {payload};\n"

@@ -141,3 +141,47 @@ def test_batch_from_inside_a_running_event_loop_and_close_stops_the_loop_thread(
             return await b.acomplete_batch(reqs)
 
     assert all(not isinstance(c, Exception) for c in asyncio.run(natively()))
+
+
+def test_a_server_that_trickles_its_reply_hits_the_total_deadline(tmp_path):
+    """The client's timeout is per read: a reply sent a byte at a time must still end at llm.timeout_s."""
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    stop = threading.Event()
+
+    class Trickle(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = b'{"id": "x", "object": "chat.completion", "choices": []}' * 50
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for byte in body:
+                if stop.is_set():
+                    return
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.2)  # each read waits less than the per-read timeout
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        env = {"DISSECT_BACKEND": "openai", "OPENAI_BASE_URL": f"http://127.0.0.1:{httpd.server_address[1]}/v1",
+               "DISSECT_MODEL": "m", "DISSECT_LLM_TIMEOUT": "1.5", "DISSECT_DATA_DIR": str(tmp_path)}
+        backend = get_backend(load_settings({}, env=env))
+        backend.client = backend.client.with_options(max_retries=0)
+        with pytest.raises(LLMError, match="timed out: no whole answer within 1.5 s"):
+            backend.complete(Request(messages=_messages()))
+        backend.close()
+    finally:
+        stop.set()
+        httpd.shutdown()
