@@ -15,7 +15,7 @@ def module_name(root: Path, path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imports(tree: ast.Module, name: str, is_pkg: bool) -> tuple[set[str], list[tuple[int, str]]]:
+def imports(tree: ast.Module, name: str, is_pkg: bool, known: set[str]) -> tuple[set[str], list[tuple[int, str]]]:
     """(modules imported at module level, [(line, module) imported inside functions]) of the `agent` package."""
     top: set[str] = set()
     local: list[tuple[int, str]] = []
@@ -30,7 +30,8 @@ def imports(tree: ast.Module, name: str, is_pkg: bool) -> tuple[set[str], list[t
                 mod = ".".join(base + ([node.module] if node.module else []))
             else:
                 mod = node.module or ""
-            return [mod] + [f"{mod}.{a.name}" for a in node.names]
+            # `from pkg import submodule` depends on the submodule only; `from pkg import name` on pkg
+            return [f"{mod}.{a.name}" if f"{mod}.{a.name}" in known else mod for a in node.names]
         return []
 
     for node in tree.body:
@@ -97,7 +98,7 @@ def main() -> None:
     for name, f in mods.items():
         src = f.read_text(encoding="utf-8")
         lines += src.count("\n")
-        top, local = imports(ast.parse(src), name, f.name == "__init__.py")
+        top, local = imports(ast.parse(src), name, f.name == "__init__.py", set(mods))
         # a package import of a name resolves to the module when there is one, else to the package
         graph[name] = {t if t in mods else t.rsplit(".", 1)[0] for t in top} & set(mods) - {name}
         resolved_local = {t if t in mods else t.rsplit(".", 1)[0] for _, t in local} & set(mods) - {name}
@@ -106,7 +107,7 @@ def main() -> None:
     cyc = cycles(graph)
     hidden = cycles(full_graph)
     print(f"modules: {len(mods)} ({lines:,} lines) under {root / 'agent'}")
-    print(f"largest: " + ", ".join(f"{m} {mods[m].read_text().count(chr(10))}" for m in
+    print("largest: " + ", ".join(f"{m} {mods[m].read_text().count(chr(10))}" for m in
                                    sorted(mods, key=lambda m: -mods[m].read_text().count(chr(10)))[:5]))
     print(f"import cycles: {len(cyc)}")
     for c in cyc:

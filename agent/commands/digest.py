@@ -20,8 +20,12 @@ from datetime import date
 from pathlib import Path
 
 from agent.commands import generation_printer, progress_printer, terminal_safe
+from agent.digest.logfile import digest_logging
+from agent.digest.window import DigestOptions, resolve_window
+from agent.errors import ConfigError, DissectError
 from agent.llm.progress import listening
 from agent.pricing import TYPICAL_PAPER_CHARS, estimate_paper_cost, format_usd
+from agent.publish.lock import RunLock
 
 ALL_FAILED = 10
 
@@ -47,7 +51,7 @@ def cost_estimate_line(settings, n_selected: int) -> str:
 
 
 def _dry_run(args, settings, window, opts) -> int:
-    from agent.digest.run import plan_digest
+    from agent.digest.run import plan_digest  # deferred: the pipeline (langgraph, chromadb) loads only to run
 
     ranked, skipped = plan_digest(settings, window, max_n=args.max, force=args.force, opts=opts)
     if args.json:
@@ -68,11 +72,7 @@ def _dry_run(args, settings, window, opts) -> int:
 
 
 def cmd_digest(args, settings) -> int:
-    from agent.digest.logfile import digest_logging
-    from agent.digest.run import run_digest
-    from agent.digest.window import DigestOptions, resolve_window
-    from agent.errors import ConfigError, DissectError
-    from agent.publish.lock import RunLock
+    from agent.digest.run import run_digest  # deferred: the pipeline (langgraph, chromadb) loads only to run
 
     if args.max is not None and args.max < 0:
         raise ConfigError("--max must be 0 or more")

@@ -23,6 +23,9 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 from agent.corpus.store import Store
 from agent.errors import ConfigError, DissectError, ExtractionError, InvalidSourceError
 from agent.publish.files import sha256, slugify
+from agent.sources import http
+from agent.sources.files import pdf_to_text, read_file
+from agent.sources.web import extract_html
 
 MAX_DOC_CHARS = 300_000  # ~ a book chapter: beyond this a page is capped (and the summary says so)
 MIN_PAGE_CHARS = 80  # a web page with less main text than this is a menu or an error page, not writing
@@ -94,8 +97,6 @@ def _expand_folder(folder: Path) -> list[str]:
 
 
 def _read_local(path: str) -> _Doc:
-    from agent.sources.files import read_file
-
     paper = read_file(Path(path))  # Markdown front matter already becomes title/author/date/url
     meta = {"title": paper.title, "author": ", ".join(paper.authors), "date": paper.published,
             "url": paper.url, "site": "", "kind": paper.text_origin}
@@ -137,8 +138,6 @@ def _page_doc(url: str, final_url: str, ctype: str, body: bytes) -> _Doc:
     if b"\x00" in body[:8192] and body[:5] != b"%PDF-":
         raise ExtractionError(f"{url} is binary ({ctype or 'no content type'}), not an HTML page")
     if ctype in HTML_TYPES or (ctype in ("", "application/octet-stream") and body.lstrip()[:1] == b"<"):
-        from agent.sources.web import extract_html
-
         text, meta = extract_html(body, final_url)
         if len((text or "").strip()) < MIN_PAGE_CHARS:  # trafilatura's recall mode returns menus of bare pages
             raise ExtractionError(f"no main text found in {url} ({len(text.strip())} characters)")
@@ -147,8 +146,6 @@ def _page_doc(url: str, final_url: str, ctype: str, body: bytes) -> _Doc:
             "date": meta.get("date") or "", "site": meta.get("site") or meta.get("sitename") or urlsplit(url).hostname,
             "url": url, "kind": "web"})
     if ctype == "application/pdf" or body[:5] == b"%PDF-":
-        from agent.sources.files import pdf_to_text
-
         return _Doc(url, pdf_to_text(body), {"title": Path(urlsplit(url).path).stem, "url": url, "kind": "pdf",
                                              "site": urlsplit(url).hostname})
     if ctype in ("text/plain", "text/markdown"):
@@ -227,8 +224,6 @@ class _Run:
             if not path.exists():
                 raise InvalidSourceError(f"not a URL, file or folder: {src}")
             return self.commit(_read_local(src))
-        from agent.sources import http
-
         resp = http.get(src, self.settings, accept=ACCEPT, internal_ok=self.internal_ok.get(src))
         head = resp.body.lstrip()[:200].lower()
         if resp.content_type in XML_TYPES or head.startswith((b"<?xml", b"<rss", b"<feed", b"<urlset")):

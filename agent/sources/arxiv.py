@@ -20,8 +20,9 @@ from agent.errors import DissectError, ExtractionError, FetchError, InvalidSourc
 from agent.models import Paper, SourceRef
 from agent.publish.files import DiskCache
 from agent.settings import Settings
-from agent.sources import _parse_arxiv_id, http
-from agent.sources.files import pdf_to_text
+from agent.sources import http
+from agent.sources.ids import parse_arxiv_id as _parse_arxiv_id
+from agent.sources.pdf import pdf_to_text
 from agent.sources.web import extract_html
 
 ATOM = "{http://www.w3.org/2005/Atom}"

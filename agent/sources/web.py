@@ -8,7 +8,7 @@ from agent.models import Paper, SourceRef
 from agent.publish.files import DiskCache
 from agent.settings import Settings
 from agent.sources import http
-from agent.sources.files import pdf_text_and_title
+from agent.sources.pdf import pdf_text_and_title
 
 HTML_TYPES = {"text/html", "application/xhtml+xml"}
 TEXT_TYPES = {"text/plain", "text/markdown"}
