@@ -32,11 +32,12 @@ def main() -> None:
         from tests.support.fakes import FakeBackend
         from tests.support.fixture_server import FixtureServer, arxiv_settings
     except ImportError:  # before the packages (commit d017b94 and earlier)
-        from agent.digest import run_digest  # type: ignore[no-redef]
         from agent.schedule import resolve_window  # type: ignore[no-redef]
         from tests.fakes import FakeBackend  # type: ignore[no-redef]
         from tests.fixture_server import FixtureServer, arxiv_settings  # type: ignore[no-redef]
         from tests.fixtures.digest.serve import serve_digest_arxiv  # type: ignore[no-redef]
+
+        from agent.digest import run_digest  # type: ignore[no-redef]
 
     class Counting(FakeBackend):
         def __init__(self):

@@ -24,8 +24,10 @@ from tests.support.fixture_server import FixtureServer  # noqa: E402
 
 # Runs the CLI as a child and reports that child's peak RSS (RUSAGE_CHILDREN covers only it).
 PEAK = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
-        "print('PEAK_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(r.returncode)")
+        "print('PEAK_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+        "sys.exit(r.returncode)")
 
+MODEL_STAGES = {"draft", "revise", "map", "critic", "rewrite"}  # the model passes' stage names
 
 def run(source: str, env: dict, cwd: Path) -> tuple[dict | None, float, int, str]:
     t0 = time.perf_counter()
@@ -77,14 +79,17 @@ def main() -> int:
     cached = [r for r in rows if r[0] == "cached"]
     if cold:
         n = len(cold)
-        print(f"\npapers: {n}; cold: mean wall {sum(r[1] for r in cold) / n:.1f} s, max peak {max(r[2] for r in cold)} MB;"
-              f" cached: mean wall {sum(r[1] for r in cached) / max(1, len(cached)):.1f} s")
+        print(f"\npapers: {n}; cold: mean wall {sum(r[1] for r in cold) / n:.1f} s, "
+              f"max peak {max(r[2] for r in cold)} MB; "
+              f"cached: mean wall {sum(r[1] for r in cached) / max(1, len(cached)):.1f} s")
         quotes_final = sum(r[3]["grounding_rate"] for r in cold) / n
         quotes_first = sum(r[3]["first_pass_grounding"] for r in cold) / n
         print(f"grounding (mean over papers): final {quotes_final:.0%}, first draft {quotes_first:.0%}; "
               f"revised: {sum(r[3]['revised'] for r in cold)}/{n}")
-        print(f"tokens: in {sum(r[3]['tokens_in'] for r in cold)}, out {sum(r[3]['tokens_out'] for r in cold)}; "
-              f"model seconds/output token {sum(r[3]['stage_seconds'].get('analyse', 0) + r[3]['stage_seconds'].get('revise', 0) for r in cold) / max(1, sum(r[3]['tokens_out'] for r in cold)):.3f}")
+        model_s = sum(sum(v for k, v in r[3]["stage_seconds"].items() if k in MODEL_STAGES) for r in cold)
+        tokens_out = sum(r[3]["tokens_out"] for r in cold)
+        print(f"tokens: in {sum(r[3]['tokens_in'] for r in cold)}, out {tokens_out}; "
+              f"model seconds/output token {model_s / max(1, tokens_out):.3f}")
     server.close()
     return 0
 

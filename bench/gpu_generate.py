@@ -168,7 +168,8 @@ def papers_per_minute(args, settings: Settings) -> dict:
             out = backend.complete_batch(reqs)
             sync()
             wall = time.perf_counter() - t0
-            valid = sum(validate(c.text, SCHEMA) is None for c, r in zip(out, reqs) if isinstance(c, Completion))
+            valid = sum(validate(c.text, SCHEMA) is None
+                        for c, r in zip(out, reqs, strict=True) if isinstance(c, Completion))
             result[run] = dict(seconds=round(wall, 1), papers_per_min=round(args.papers / wall * 60, 1),
                                valid=valid, tokens_in=backend.stats["tokens_in"] - before["tokens_in"],
                                tokens_out=backend.stats["tokens_out"] - before["tokens_out"],
@@ -190,7 +191,8 @@ def papers_per_minute(args, settings: Settings) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     settings = Settings(backend="gpu", model="unused", threads=args.threads, context_tokens=8192)
-    print(f"# torch {torch.__version__}, device {'cuda: ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu (NOT a GPU figure)'}")
+    device = "cuda: " + torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu (NOT a GPU figure)"
+    print(f"# torch {torch.__version__}, device {device}")
     results: dict = {}
     if not args.skip_throughput:
         results["throughput"] = throughput(args, settings)

@@ -197,13 +197,15 @@ class Store:
         force: replace it even when its text is unchanged (e.g. after a chunking change)."""
         return self._upsert(PASSAGES, doc_id, text, meta, force)
 
-    def add_paper(self, paper_id: str, title: str, url: str, summary_text: str, meta: dict[str, Any]) -> tuple[str, int]:
+    def add_paper(self, paper_id: str, title: str, url: str, summary_text: str,
+                  meta: dict[str, Any]) -> tuple[str, int]:
         """Store a dissected paper (its summary) so that later dissections can relate to it."""
         full = dict(meta) | {"title": title, "url": url, "kind": "paper", "source": url or paper_id}
         return self._upsert(PAPERS, paper_id, summary_text, full)
 
     def remove(self, url_or_id: str) -> int:
-        """Remove every chunk of the documents or papers with this doc id, URL or source path; returns chunks removed."""
+        """Remove every chunk of the documents or papers with this doc id, URL or source path; returns the number
+        of chunks removed."""
         where = {"$or": [{"doc_id": url_or_id}, {"url": url_or_id}, {"source": url_or_id}]}
         removed = 0
         with self._write():

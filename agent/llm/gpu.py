@@ -306,7 +306,8 @@ class GpuBackend(LLMBackend):
         width = enc["input_ids"].shape[1]
         max_new = max(budgets)
         if self.compiled:
-            max_new = min(-(-max_new // NEW_TOKENS_BUCKET) * NEW_TOKENS_BUCKET, max(max_new, self.context_tokens - width))
+            bucketed = -(-max_new // NEW_TOKENS_BUCKET) * NEW_TOKENS_BUCKET
+            max_new = min(bucketed, max(max_new, self.context_tokens - width))
         # left padding to a length bucket can take up to LENGTH_BUCKET - 1 tokens of the window: never run past it
         max_new = max(1, min(max_new, self.context_tokens - width))
         kwargs: dict[str, Any] = dict(

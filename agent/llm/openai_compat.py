@@ -155,6 +155,10 @@ class OpenAIBackend(LLMBackend):
             return first + self.complete_batch(requests[1:])
         return asyncio.run_coroutine_threadsafe(self.acomplete_batch(requests), self._background_loop()).result()
 
+    def _deadline_error(self) -> LLMError:
+        return LLMError(f"model {self.model} at {self._where()} timed out: no whole answer within "
+                        f"{self.deadline_s:g} s (llm.timeout_s)")
+
     def _within_deadline(self, kwargs: dict[str, Any]) -> Any:
         """One request under a total deadline: the client's timeout is per read, so a server that trickles its reply
         a byte at a time would otherwise hold the run forever. The abandoned read ends with its own timeout."""
@@ -165,8 +169,7 @@ class OpenAIBackend(LLMBackend):
         try:
             return future.result(timeout=self.deadline_s)
         except FutureTimeout:
-            raise LLMError(f"model {self.model} at {self._where()} timed out: no whole answer within {self.deadline_s:g} s "
-                           "(llm.timeout_s)") from None
+            raise self._deadline_error() from None
 
     async def acomplete(self, request: Request) -> Completion:
         """One request from async code (the structured-output format must be known: see complete)."""
@@ -176,8 +179,7 @@ class OpenAIBackend(LLMBackend):
             resp = await asyncio.wait_for(self._async_client().chat.completions.create(**self._kwargs(request, fmt)),
                                           timeout=self.deadline_s)
         except TimeoutError:
-            raise LLMError(f"model {self.model} at {self._where()} timed out: no whole answer within {self.deadline_s:g} s "
-                           "(llm.timeout_s)") from None
+            raise self._deadline_error() from None
         except Exception as exc:  # noqa: BLE001 - translated
             raise self._translate(exc) from None
         return self._completion(resp, time.perf_counter() - t0)

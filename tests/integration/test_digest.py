@@ -43,6 +43,10 @@ def settings_for(server, tmp_path, **kw):
     return arxiv_settings(server, tmp_path, **{"digest_max": 3, "concurrency": 2, **kw})
 
 
+def dirs(s) -> list[str]:
+    return ["--data-dir", str(s.paths.data_dir), "--out", str(s.paths.reports_dir)]
+
+
 def window(day=DAY):
     return resolve_window(day=day, today=TODAY)
 
@@ -102,7 +106,8 @@ def test_ranking_puts_alignment_papers_first(server, tmp_path):
 def test_dry_run_prints_ranking_and_writes_nothing(server, tmp_path, capsys, monkeypatch):
     s = settings_for(server, tmp_path)
     monkeypatch.chdir(tmp_path)
-    argv = ["--data-dir", str(s.paths.data_dir), "--out", str(s.paths.reports_dir), "digest", "--date", "2026-01-19", "--dry-run"]
+    argv = ["--data-dir", str(s.paths.data_dir), "--out", str(s.paths.reports_dir), "digest", "--date", "2026-01-19",
+            "--dry-run"]
     env = {"DISSECT_ARXIV_API_URL": s.sources.arxiv_api_url, "DISSECT_ARXIV_DELAY": "0.05", "DISSECT_DIGEST_MAX": "2"}
     for k, v in env.items():
         monkeypatch.setenv(k, v)
@@ -203,7 +208,7 @@ def test_every_paper_failing_exits_10(server, tmp_path, monkeypatch, capsys):
                  "DISSECT_ARXIV_PDF_URL": s.sources.arxiv_pdf_url, "DISSECT_ARXIV_DELAY": "0.05",
                  "DISSECT_CONCURRENCY": "1", "DISSECT_DIGEST_MAX": "2"}.items():
         monkeypatch.setenv(k, v)
-    code = cli.main(["--data-dir", str(s.paths.data_dir), "--out", str(s.paths.reports_dir), "digest", "--date", "2026-01-19"])
+    code = cli.main(dirs(s) + ["digest", "--date", "2026-01-19"])
     assert code == 10
     assert (s.paths.reports_dir / "digests" / "2026-01-19.md").exists()
     assert "failed" in (s.paths.data_dir / "logs" / "digest.log").read_text()
@@ -218,7 +223,7 @@ def test_arxiv_error_feed_and_empty_window(server, tmp_path, monkeypatch, capsys
     with pytest.raises(InvalidSourceError, match="arXiv rejected the request"):
         run_digest(s, window(), backend=FakeBackend())
     monkeypatch.setenv("DISSECT_ARXIV_API_URL", s.sources.arxiv_api_url)
-    code = cli.main(["--data-dir", str(s.paths.data_dir), "--out", str(s.paths.reports_dir), "digest", "--date", "2026-01-19"])
+    code = cli.main(dirs(s) + ["digest", "--date", "2026-01-19"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: arXiv rejected") and "Traceback" not in err
 
@@ -256,7 +261,7 @@ def test_stale_lock_file_from_a_dead_process_is_taken_over(tmp_path):
 def test_second_digest_while_one_runs_exits_8(server, tmp_path, monkeypatch, capsys):
     s = settings_for(server, tmp_path)
     with RunLock(s.paths.data_dir / "digest.lock", "digest"):
-        code = cli.main(["--data-dir", str(s.paths.data_dir), "--out", str(s.paths.reports_dir), "digest", "--date", "2026-01-19"])
+        code = cli.main(dirs(s) + ["digest", "--date", "2026-01-19"])
     assert code == 8 and "another digest is running" in capsys.readouterr().err
     assert not (s.paths.reports_dir / "digests").exists()
 
@@ -276,7 +281,8 @@ def test_full_disk_leaves_the_old_index_and_feed_intact(server, tmp_path, monkey
     with pytest.raises(StorageError, match="No space left"):
         run_digest(s, window(date(2026, 1, 16)), backend=FakeBackend())  # Friday: Wed-Thu, new papers
     monkeypatch.undo()
-    assert (s.paths.reports_dir / "index.md").read_text() == index and (s.paths.reports_dir / "feed.xml").read_text() == feed
+    assert (s.paths.reports_dir / "index.md").read_text() == index
+    assert (s.paths.reports_dir / "feed.xml").read_text() == feed
     assert not (s.paths.reports_dir / "digests" / "2026-01-16.md").exists()
     assert not list(s.paths.reports_dir.rglob(".*.tmp")) and not list(s.paths.data_dir.rglob(".*.tmp"))
     ET.fromstring(feed)

@@ -72,7 +72,7 @@ def test_batch_of_three_with_schemas_validates_in_order(smol):
     before = dict(smol.stats)
     out = smol.complete_batch(reqs)
     assert len(out) == 3
-    for req, res in zip(reqs, out):
+    for req, res in zip(reqs, out, strict=True):
         assert isinstance(res, Completion), res
         assert validate(res.text, req.schema) is None
         assert res.extra["constrained"] is True and res.extra["device"] == "cpu"

@@ -13,7 +13,8 @@ from agent.corpus import embeddings
 from agent.corpus.embeddings import DIM, MiniLMEmbeddingFunction, embed
 from agent.errors import StoreError
 
-REFERENCE = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "embeddings" / "reference_vectors.json").read_text())
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+REFERENCE = json.loads((FIXTURES / "embeddings" / "reference_vectors.json").read_text())
 
 
 def test_matches_reference_vectors():
