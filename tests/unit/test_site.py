@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from agent.models import DissectionResult
+from agent.models import AnalysisSummary, DissectionResult, WeakStep
 from agent.publish import site as site_mod
 from agent.publish.files import StorageError
 from agent.publish.render import is_demo_model, render, safe_url, source_label
@@ -258,13 +258,10 @@ def test_a_file_where_the_site_goes_is_one_clear_error(tmp_path):
 
 
 def test_candidate_weak_steps_render_when_the_result_has_them(tmp_path):
-    class WithAnalysis(DissectionResult):
-        analysis: dict = {}
-
-    plain = fixture_results()[0]
-    rich = WithAnalysis(**plain.model_dump(), analysis={"candidates": [
-        {"sentence": "Since SycoBench covers twelve domains, sycophancy is solved.", "type": "hasty generalization",
-         "score": 0.83, "reason": "a universal claim from one benchmark"}]})
+    plain = fixture_results()[0].model_copy(update={"analysis": None})
+    rich = plain.model_copy(update={"analysis": AnalysisSummary(no_clear_fallacy=False, candidates=[WeakStep(
+        sentence="Since SycoBench covers twelve domains, sycophancy is solved.", fallacy="hasty generalization",
+        score=0.83, reason="a universal claim from one benchmark")])})
     reports_dir = tmp_path / "reports"
     page_plain = site_mod._report_page(report_view(plain, demo=False, categories=[], reports_dir=reports_dir))
     page_rich = site_mod._report_page(report_view(rich, demo=False, categories=[], reports_dir=reports_dir))
