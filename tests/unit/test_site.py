@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from agent.models import AnalysisSummary, DissectionResult, WeakStep
+from agent.models import AnalysisSummary, WeakStep
 from agent.publish import site as site_mod
 from agent.publish.files import StorageError
 from agent.publish.render import is_demo_model, render, safe_url, source_label
