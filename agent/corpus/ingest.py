@@ -118,7 +118,7 @@ def _feed_links(body: bytes, base: str) -> tuple[str, list[str]] | None:
     elif tag in ("rss", "rdf"):
         for item in (el for el in root.iter() if local(el) == "item"):
             link = next((c for c in item if local(c) == "link"), None)
-            if link is not None and (link.text or "").strip():
+            if link is not None and link.text and link.text.strip():
                 links.append(link.text.strip())
         kind = "feed"
     elif tag == "feed":  # Atom: the entry's alternate link

@@ -165,7 +165,8 @@ class OpenAIBackend(LLMBackend):
         with self._loop_lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dissect-openai-sync")
-        future = self._pool.submit(self.client.chat.completions.create, **kwargs)
+        create: Any = self.client.chat.completions.create
+        future = self._pool.submit(create, **kwargs)
         try:
             return future.result(timeout=self.deadline_s)
         except FutureTimeout:

@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import certifi
@@ -171,6 +172,12 @@ class _PinnedMixin:
 
     target: addresses.Target
     deadline: _Deadline
+    # from urllib3's HTTPConnection, which every concrete class below also derives from
+    host: str
+    port: int
+    timeout: float | None
+    source_address: tuple[str, int] | None
+    socket_options: Any
 
     def _new_conn(self) -> socket.socket:
         last: OSError | None = None
@@ -185,7 +192,7 @@ class _PinnedMixin:
                 continue
             self.deadline.watch(sock)
             return sock
-        raise NewConnectionError(self, f"cannot connect to {self.host}: {last}")
+        raise NewConnectionError(self, f"cannot connect to {self.host}: {last}")  # type: ignore[arg-type]
 
 
 class _PinnedHTTP(_PinnedMixin, HTTPConnection):

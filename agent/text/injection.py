@@ -171,8 +171,8 @@ def find_instructions(text: str) -> list[Instruction]:
     if not text:
         return []
     spans: list[tuple[int, int, str]] = []
-    for m in ROLE_MARKER.finditer(text):
-        spans.append((m.start(), _paragraph_end(text, m.end()), "a chat role marker (a forged turn)"))
+    for marker in ROLE_MARKER.finditer(text):
+        spans.append((marker.start(), _paragraph_end(text, marker.end()), "a chat role marker (a forged turn)"))
     continuing = -1  # end of the last instruction sentence: an imperative right after it continues it
     for s in split_sentences(text):
         if continuing >= 0 and IMPERATIVE.match(s.text) and "\n\n" not in text[continuing:s.start]:
