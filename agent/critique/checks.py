@@ -148,6 +148,9 @@ def _replace_field(job: PaperJob, d: DissectionDraft, path: str) -> None:
         return
     text = finding.field(path)
     if path == "core_fallacy.explanation":
+        if not is_own_choice(job, d):  # the program cannot explain the model's choice: it gives its own
+            program_core(job, d)
+            return
         d.core_fallacy.explanation = text
     else:
         setattr(d, path, text)
@@ -167,8 +170,57 @@ def field_issues(job: PaperJob, draft: DissectionDraft) -> list[FieldIssue]:
     return checker.issues(prose_fields(draft), skip=set(draft.written_by_program))
 
 
-def check_draft(job: PaperJob, draft: DissectionDraft, *, narrow: bool, final: bool) -> None:
-    """Run every check on a model's draft and keep the checked draft in the job (see the module docstring)."""
+def program_core(job: PaperJob, d: DissectionDraft) -> None:
+    """The core fallacy as the analysis has it: its strongest candidate, named by its type when it is clear, else
+    "no clear fallacy" on that sentence (the step examined); labelled as the program's."""
+    a = job.analysis or {}
+    cands = a.get("candidates") or []
+    if not cands:
+        return
+    top = cands[0]
+    name = NO_CLEAR_FALLACY if a.get("no_clear_fallacy", True) else top["fallacy"]
+    d.core_fallacy.quote, d.core_fallacy.name = top["sentence"], name
+    d.core_fallacy.explanation = Finding.from_analysis(a, name, top["sentence"]).explanation()
+    d.written_by_program = [p for p in d.written_by_program if p != "core_fallacy.explanation"] + ["core_fallacy"]
+
+
+def is_own_choice(job: PaperJob, d: DissectionDraft) -> bool:
+    """Whether the core fallacy is the analysis' own strongest candidate (nothing better to offer in its place)."""
+    cands = (job.analysis or {}).get("candidates") or []
+    return not cands or (d.core_fallacy.quote == cands[0]["sentence"]
+                         and d.core_fallacy.name in (cands[0]["fallacy"], NO_CLEAR_FALLACY))
+
+
+def arbitrate(job: PaperJob, d: DissectionDraft, checks: list[QuoteCheck]) -> bool:
+    """The last word on points whose quote does not carry them (after the critic, for capable models; at once
+    for small ones): a core fallacy whose quote shows nothing of the named flaw gives way to the analysis' own
+    finding, and an unsupported assumption is dropped (the program's stands in when none is left). True when
+    anything changed."""
+    changed = False
+    core = checks[0]
+    if (core.status != "unverified" and core.support == "unsupported" and not is_own_choice(job, d)
+            and "core_fallacy" not in d.written_by_program):
+        program_core(job, d)
+        changed = "core_fallacy" in d.written_by_program
+    keep = [h for i, h in enumerate(d.hidden_assumptions)
+            if checks[i + 1].support != "unsupported" or f"hidden_assumptions[{i}]" in d.written_by_program]
+    if len(keep) < len(d.hidden_assumptions):
+        program = _program_texts(d)
+        if not keep:
+            better = program_assumption(job, d, d.core_fallacy.quote) or finding_for(
+                job, d, d.core_fallacy.quote).assumption(d.core_fallacy.quote)
+            keep, program = [better], program | {better.assumption}
+        d.hidden_assumptions = keep
+        d.written_by_program = [p for p in d.written_by_program if not p.startswith("hidden_assumptions")] + [
+            f"hidden_assumptions[{i}]" for i, h in enumerate(keep) if h.assumption in program]
+        changed = True
+    return changed
+
+
+def check_draft(job: PaperJob, draft: DissectionDraft, *, narrow: bool, final: bool, last_word: bool = False
+                ) -> None:
+    """Run every check on a model's draft and keep the checked draft in the job (see the module docstring).
+    `last_word`: no model pass will review the points again (small models, or after the critic)."""
     d = trim_prose(draft)
     d.core_fallacy.name = normalise_name(d.core_fallacy.name)
     d, checks = _verified(job, d)
@@ -176,11 +228,15 @@ def check_draft(job: PaperJob, draft: DissectionDraft, *, narrow: bool, final: b
         replaced = replace_unsupported(job, d, checks)
         if replaced.written_by_program != d.written_by_program:
             d, checks = _verified(job, replaced)
+    if (narrow or last_word) and arbitrate(job, d, checks):
+        d, checks = _verified(job, d)
     issues = field_issues(job, d)
     if final and issues:
         for path in dict.fromkeys(re.sub(r"(hidden_assumptions\[\d+\]).*", r"\1", i.field) for i in issues):
             _replace_field(job, d, path)
         d, checks = _verified(job, d)
+        if arbitrate(job, d, checks):
+            d, checks = _verified(job, d)
         issues = []
     d.written_by_program = list(dict.fromkeys(d.written_by_program))
     job.draft, job.quotes, job.grounding = d, checks, grounding_rate(checks)

@@ -146,8 +146,9 @@ class Finding:
 
     def _flagged(self) -> str:
         article = "an" if self.fallacy[:1] in "aeiou" else "a"
-        why = f" ({self.reason}; score {self.score:.2f})" if self.reason else ""
-        return f"the analysis reads this step as {article} {self.fallacy}{why}"
+        if not self.reason:  # the type is the critic's, not the analysis' (which gave this sentence no such reading)
+            return f"the critic reads this step as {article} {self.fallacy}"
+        return f"the analysis reads this step as {article} {self.fallacy} ({self.reason}; score {self.score:.2f})"
 
     def explanation(self) -> str:
         if not self.clear:

@@ -176,7 +176,7 @@ class DraftPass(_Base):
 
     def use(self, job, reply, ctx):
         reply.written_by_program = []  # only the program sets it
-        check_draft(job, reply, narrow=not ctx.capable, final=False)
+        check_draft(job, reply, narrow=not ctx.capable, final=False, last_word=not ctx.capable)
         job.first_pass_grounding = job.grounding
 
     def skip(self, job, error, ctx):
@@ -206,7 +206,7 @@ class RevisePass(_Base):
         job.revised = True
         before = (job.draft, job.quotes, job.grounding, job.extra.get("issues"))
         reply.written_by_program = []
-        check_draft(job, reply, narrow=not ctx.capable, final=False)
+        check_draft(job, reply, narrow=not ctx.capable, final=False, last_word=not ctx.capable)
         if job.grounding < before[2]:
             job.draft, job.quotes, job.grounding, job.extra["issues"] = before
             job.notes.append("a revision for grounding was tried and discarded (it was not better)")
@@ -290,11 +290,13 @@ class CriticPass(_Base):
             d.written_by_program = [p for p in d.written_by_program if not p.startswith("hidden_assumptions")]
             d.written_by_program.append("hidden_assumptions[0]")
         job.extra["critic"] = decisions
-        check_draft(job, d, narrow=False, final=False)
+        check_draft(job, d, narrow=False, final=False, last_word=True)
 
     def skip(self, job, error, ctx):
+        assert job.draft is not None
         job.extra["critic_done"] = True
         super().skip(job, error, ctx)
+        check_draft(job, job.draft, narrow=False, final=False, last_word=True)
 
 
 def _rewrite_keys(issues: list[dict]) -> dict[str, str]:
@@ -345,13 +347,13 @@ class RewritePass(_Base):
         values = reply.model_dump()
         for path, key in _rewrite_keys(job.extra["issues"]).items():
             _set(d, path, values.get(key, ""))
-        check_draft(job, d, narrow=not ctx.capable, final=True)
+        check_draft(job, d, narrow=not ctx.capable, final=True, last_word=True)
 
     def skip(self, job, error, ctx):
         assert job.draft is not None
         job.extra["rewritten"] = True
         job.notes.append(f"the rewrite of copied fields failed ({error}); the program wrote them from its analysis")
-        check_draft(job, job.draft, narrow=not ctx.capable, final=True)
+        check_draft(job, job.draft, narrow=not ctx.capable, final=True, last_word=True)
 
 
 def _cap_kind(path: str) -> str:

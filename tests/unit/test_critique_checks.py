@@ -237,3 +237,21 @@ def test_copied_fields_wait_for_a_rewrite_then_the_program_writes_them_labelled(
 def test_prompt_static_text_leaves_the_data_out():
     text = prompt_static_text(_job().messages)
     assert "verdict: your judgement" in text and "Reward models" not in text
+
+
+def test_the_program_has_the_last_word_on_a_point_its_quote_does_not_carry():
+    """A core fallacy pinned on a sentence that shows nothing of the kind, once no model pass will review it again,
+    gives way to the analysis' own finding, labelled; an unsupported assumption is dropped for the program's."""
+    job = _job()
+    off = _draft(core_quote="We release the questions and the transcripts.",
+                 hidden_assumptions=[{"assumption": "Crowd workers dislike afternoons.",
+                                      "quote": "We release the questions and the transcripts.",
+                                      "if_false": "Mornings would be better."}])
+    off.core_fallacy.name = "slippery slope"
+    check_draft(job, off, narrow=False, final=False)  # a critic pass is still to come: nothing overridden yet
+    assert job.draft.core_fallacy.name == "slippery slope" and job.quotes[0].support == "unsupported"
+    check_draft(job, job.draft, narrow=False, final=False, last_word=True)
+    d = job.draft
+    assert (d.core_fallacy.quote, d.core_fallacy.name) == (CLAIM, "hasty generalization")
+    assert "core_fallacy" in d.written_by_program and job.quotes[0].support != "unsupported"
+    assert d.hidden_assumptions[0].quote == CLAIM and "hidden_assumptions[0]" in d.written_by_program
