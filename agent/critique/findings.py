@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from agent.models import NO_CLEAR_FALLACY, HiddenAssumption
 
@@ -120,7 +121,7 @@ class Finding:
         a = analysis or {}
         cands = a.get("candidates") or []
         own = next((c for c in cands if c["sentence"] == core_quote), None) if core_quote else None
-        pick = own or (None if core_quote else (cands[0] if cands else None))
+        pick: Any = own or (None if core_quote else (cands[0] if cands else None))
         name = core_name.strip().casefold()
         if name == NO_CLEAR_FALLACY or (not name and (pick is None or a.get("no_clear_fallacy", True))):
             fallacy = NO_CLEAR_FALLACY

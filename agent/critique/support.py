@@ -24,6 +24,7 @@ import sys
 from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -126,7 +127,7 @@ def support_rate(checks: list[QuoteCheck]) -> float | None:
 
 
 # ---- calibration --------------------------------------------------------------------------------------------
-GRID = {"cue_min": np.arange(0.1, 0.51, 0.05), "related_support": np.arange(0.2, 0.61, 0.05),
+GRID: dict[str, Any] = {"cue_min": np.arange(0.1, 0.51, 0.05), "related_support": np.arange(0.2, 0.61, 0.05),
         "related_weak": np.arange(0.2, 0.71, 0.05), "overlap_weight": (0.0, 0.5, 1.0)}
 
 
