@@ -22,6 +22,7 @@ from agent.models import FALLACIES, NO_CLEAR_FALLACY, DissectionDraft, HiddenAss
 from agent.publish.render import FENCE_CLOSE, FENCE_OPEN
 from agent.text.grounding import grounding_rate, quotable_sentences, verify_draft
 
+WEAK_FINDING = 0.5  # a candidate at half the threshold still names what its sentence takes for granted
 DISPLAY = 1.5  # a field may run to this many times its schema cap before it is trimmed (backends without caps)
 _FENCED = re.compile(re.escape(FENCE_OPEN) + r".*?" + re.escape(FENCE_CLOSE), re.S)
 _RELATED = re.compile(r"<<<RELATED_WRITING.*?RELATED_WRITING>>>", re.S)
@@ -95,6 +96,12 @@ def program_assumption(job: PaperJob, draft: DissectionDraft, quote: str) -> Hid
     used = {h.quote for h in draft.hidden_assumptions}
     if core.clear and core.sentence and core.sentence not in used:
         return core.assumption(core.sentence)
+    if own is not None and own["score"] >= WEAK_FINDING * threshold:
+        # no clear flaw, but the sentence leans towards one: what it takes for granted is still worth naming
+        return Finding.from_analysis(a, own["fallacy"], quote).assumption(quote)
+    top = (a.get("candidates") or [None])[0]
+    if top is not None and top["score"] >= WEAK_FINDING * threshold and top["sentence"] not in used:
+        return Finding.from_analysis(a, top["fallacy"], top["sentence"]).assumption(top["sentence"])
     return None
 
 

@@ -10,17 +10,15 @@ A quote *supports* a point about a weak step when it shows that step (cue) and i
 (similarity + overlap), or when the point names its kind of flaw and the quote shows that kind strongly; it is
 *weak* when it is related evidence but not the step itself; *unsupported* otherwise.
 
-The thresholds were chosen by `python -m agent.critique.support` on the labelled pairs of
+The thresholds were chosen by `python bench/support_calibration.py` on the labelled pairs of
 bench/data/critique/support.jsonl (53 pairs written for this project): a grid search for agreement with the
 labels, which that command prints with its leave-one-out estimate. Those pairs are the only labelled data: the
 in-sample figure is optimistic, the leave-one-out one is the honest one.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import re
-import sys
 from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
@@ -35,7 +33,7 @@ from agent.analysis.scoring import TYPES, contexts
 from agent.corpus.embeddings import embed
 from agent.models import QuoteCheck, SupportLabel
 
-# chosen by `python -m agent.critique.support` (see the module docstring)
+# chosen by `python bench/support_calibration.py` (see the module docstring)
 CUE_MIN = 0.2  # the quote shows a weak step of the point's kind at least this strongly...
 RELATED_FOR_SUPPORT = 0.35  # ...and is about the point (similarity + OVERLAP_WEIGHT * overlap) at least this much
 RELATED_FOR_WEAK = 0.25  # otherwise it is weak support when it is at least this related
@@ -163,16 +161,3 @@ def calibrate(path: Path = _DATA) -> dict:
     shipped = float(np.mean([label_for(*f) == y for f, y in zip(feats, labels, strict=False)]))
     return {"pairs": len(rows), "best": params, "in_sample": round(acc, 3),
             "leave_one_out": round(loo / len(rows), 3), "shipped_in_sample": round(shipped, 3)}
-
-
-def main() -> int:
-    ap = argparse.ArgumentParser(description="Calibrate the support thresholds on labelled (point, quote) pairs.")
-    ap.add_argument("--pairs", type=Path, default=_DATA)
-    args = ap.parse_args()
-    out = calibrate(args.pairs)
-    print(json.dumps(out, indent=1))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
