@@ -22,6 +22,8 @@ from agent.critique import (
     first_line,
     pass_ask,
     passes,
+    provenance_fields,
+    result_fields,
     run_analysis,
 )
 from agent.errors import ConfigError, DissectError, LLMError
@@ -161,8 +163,9 @@ def render(job: PaperJob, ctx: RunContext) -> None:
                 fingerprint=run_fingerprint(job, ctx), tool_version=__version__,
                 cost_usd=cost_of(ctx.settings, calls.model or ctx.llm.backend.model, calls.billed_in,
                                  calls.billed_out),
-                threads=getattr(ctx.llm.backend, "threads", None) or None),
+                threads=getattr(ctx.llm.backend, "threads", None) or None, **provenance_fields(job)),
             notes=job.notes,
+            **result_fields(job),
         )
 
 
