@@ -13,6 +13,7 @@ from agent.models import Paper, Passage
 from agent.publish.render import fence, render_prompt
 from agent.text.fitting import CLAIM_WORDS
 from agent.text.grounding import SourceIndex
+from agent.text.sentences import sentence_texts
 
 KIND_LABELS = {"arxiv": "paper", "web": "essay", "file": "document"}
 RELATED_TOKEN = "RELATED_WRITING"
@@ -129,7 +130,7 @@ def quote_candidates(text: str, attempted: list[str], n: int = 16) -> list[str]:
 
 def claim_queries(paper: Paper, limit: int = 4) -> list[str]:
     """Retrieval queries from what the paper claims, not only its title."""
-    sentences = re.split(r"(?<=[.!?])\s+", paper.abstract or paper.text[:4000])
+    sentences = sentence_texts(paper.abstract or paper.text[:4000])
     claims = sorted((s for s in sentences if len(s.split()) > 5), key=lambda s: -len(CLAIM_WORDS.findall(s)))
     return [paper.title, *claims[:limit]]
 

@@ -31,6 +31,7 @@ from agent.llm.structured import StructuredLLM
 from agent.models import DissectionResult
 from agent.publish.render import fence, is_demo_model, render, render_prompt
 from agent.text.grounding import SourceIndex, check_quote
+from agent.text.sentences import sentence_texts
 
 log = logging.getLogger("dissect.digest")
 
@@ -127,7 +128,7 @@ def _word_count(blocks: list[PostBlock]) -> int:
 def _prose_or(index: SourceIndex, prose: str, fallback: str, notes: list[str], field: str, sentences: int) -> str:
     """The model's prose, cut to its first `sentences` sentences (a small model rambles), unless it is empty or
     quotes words the source does not contain: then the fallback."""
-    prose = " ".join(re.split(r"(?<=[.!?])\s+", _clean(prose))[:sentences])
+    prose = " ".join(sentence_texts(_clean(prose))[:sentences])
     if len(prose.split()) < 4:
         if fallback:
             notes.append(f"the model's {field} was not prose; the program's sentence was used instead")
@@ -246,7 +247,7 @@ def _fit_length(blocks: list[PostBlock], result: DissectionResult, index: Source
         out.pop(last_quote)
     while _word_count(out) > WORDS_MAX:
         i = max(range(len(out)), key=lambda j: len(out[j].text.split()) if out[j].kind == "text" else -1)
-        sentences = re.split(r"(?<=[.!?])\s+", out[i].text)
+        sentences = sentence_texts(out[i].text)
         if len(sentences) > 1:
             out[i] = out[i].model_copy(update={"text": " ".join(sentences[:-1])})
             continue

@@ -34,7 +34,7 @@ def report_markdown(result: DissectionResult) -> str:
 
 
 def result_path(settings: Settings, slug: str) -> Path:
-    return inside(settings.paths.data_dir, "results", slugify(slug) + ".json")
+    return inside(settings.results_dir, slugify(slug) + ".json")
 
 
 def load_result(settings: Settings, slug: str) -> DissectionResult | None:
