@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.integration.test_hardening_sources import NAV_ONLY, TRUNCATED_FEED
 from tests.support import catalog
+from tests.support.hostile_pages import NAV_ONLY, TRUNCATED_FEED
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,6 +11,7 @@ from agent.errors import ExtractionError, FetchError
 from agent.sources.arxiv import search_arxiv, valid_arxiv_id
 from tests.support import catalog
 from tests.support.fixture_server import arxiv_settings
+from tests.support.hostile_pages import NAV_ONLY, TRUNCATED_FEED
 
 WINDOW = dict(categories=["cs.AI"], start=date(2026, 1, 1), end=date(2026, 1, 31))
 
@@ -54,12 +55,6 @@ def test_metadata_lookup_refuses_an_entry_with_a_forged_id(fixture_server, tmp_p
 
 # ---- 9. bad input ---------------------------------------------------------------------------------------
 
-NAV_ONLY = ("<!doctype html><html><head><title>Example Site</title></head><body><nav><ul>"
-            + "".join(f"<li><a href='/{w.lower()}'>{w}</a></li>" for w in ("Home", "About", "Blog", "Contact"))
-            + "</ul></nav><main><h1>Welcome</h1><p>Read our latest posts.</p></main>"
-            "<footer>Copyright 2024 Example Inc. All rights reserved.</footer></body></html>")
-TRUNCATED_FEED = ('<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">\n'
-                  + catalog.PAPERS[0].entry_xml[:400])
 NOT_ATOM = '<?xml version="1.0"?><feed><entry><id>2601.15550</id></entry></feed>'
 HTML_WITH_FEED_WORD = "<html><body><p>Our <feed> of news is down for maintenance.</p></body></html>"
 
