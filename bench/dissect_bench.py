@@ -47,7 +47,9 @@ def main() -> int:
     server = FixtureServer()
     serve_arxiv_catalog(server)
     work = Path(tempfile.mkdtemp(prefix="dissect-bench-"))
+    # data (and the model-call log the calls column counts) in the work dir, not the user's data folder
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "DISSECT_BACKEND": args.backend,
+           "DISSECT_DATA_DIR": str(work / "data"),
            "DISSECT_ARXIV_API_URL": server.url_for("/api/query"), "DISSECT_ARXIV_HTML_URL": server.url + "/html/{id}",
            "DISSECT_ARXIV_PDF_URL": server.url + "/pdf/{id}", "DISSECT_ARXIV_DELAY": "0.05"}
     print(f"machine: {os.cpu_count()} cores; backend {args.backend}; work dir {work}")

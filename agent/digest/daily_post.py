@@ -200,8 +200,13 @@ def write_daily_post(result: DissectionResult, paper_text: str, relevance: float
     claim = claim or next((b for s in sentences[:1] if (b := _quote_block(index, s, "its claim"))), None)
     if claim:
         blocks.append(claim)
-    blocks.append(PostBlock(kind="text", text=f"The step I doubt is {_a(fallacy)}: "
-                                              f"{_continuing(d.core_fallacy.explanation)}"))
+    if d.core_fallacy.no_clear_fallacy:
+        # not a fallacy name: the critique found no step that clearly fails, and the post says so
+        blocks.append(PostBlock(kind="text", text="No step of its argument clearly fails; the one I looked at "
+                                                  f"hardest: {_continuing(d.core_fallacy.explanation)}"))
+    else:
+        blocks.append(PostBlock(kind="text", text=f"The step I doubt is {_a(fallacy)}: "
+                                                  f"{_continuing(d.core_fallacy.explanation)}"))
     weakest = _quote_block(index, d.core_fallacy.quote, "the weakest step")
     if weakest and (claim is None or weakest.text != claim.text):
         blocks.append(weakest)

@@ -127,3 +127,12 @@ def test_a_failing_model_still_gives_a_post_written_by_the_program(result, paper
     assert post.blocks[0].text.startswith("Today's paper is Contrastive Preference Tuning")
     assert quotes_in_source(post, paper_text) and post.closing.endswith("(arXiv, 0.61)")
     assert post.words >= 100
+
+
+def test_no_clear_fallacy_is_said_as_such_not_named_as_a_flaw(result, paper_text, tmp_path):
+    result = result.model_copy(deep=True)
+    result.dissection.core_fallacy.name = "no clear fallacy"
+    post = write_daily_post(result, paper_text, 0.7, None, llm_for(FakePostWriter(), tmp_path), Settings())
+    prose = " ".join(b.text for b in post.blocks if b.kind == "text")
+    assert "No step of its argument clearly fails" in prose
+    assert "step I doubt" not in prose and "a no clear fallacy" not in prose
