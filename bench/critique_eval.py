@@ -13,7 +13,7 @@ accuracy, the "no clear fallacy" rate on the clean texts, the quote support rate
 agent.critique.support when it exists, else n/a), the copy rate, the distribution of fallacy names, seconds and
 tokens per dissection and a per-stage cost line. --json prints one JSON object instead.
 
-Usage:  python bench/critique_eval.py --analysis-only [--split dev|test|held-out|train] [--limit N] [--json]
+Usage:  python bench/critique_eval.py --analysis-only [--split dev|test|test2|held-out|train] [--limit N] [--json]
         python bench/critique_eval.py --backend openai --model M --base-url http://127.0.0.1:8000/v1
 """
 from __future__ import annotations
@@ -64,7 +64,7 @@ class Outcome:
 
 
 def load_records(split: str, limit: int | None) -> list[dict]:
-    names = ["dev", "test"] if split == "held-out" else [split]
+    names = ["dev", "test", "test2"] if split == "held-out" else [split]
     recs = [json.loads(line) for n in names for line in (DATA / f"{n}.jsonl").read_text().splitlines() if line]
     return recs[:limit] if limit else recs
 
@@ -249,9 +249,11 @@ def print_report(s: dict, label: str) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--split", choices=["dev", "test", "held-out", "train"], default="dev",
-                    help="dev: the reported split; test: written after the analysis stage was frozen, run once; "
-                         "held-out: dev and test; train: what the head was trained on")
+    ap.add_argument("--split", choices=["dev", "test", "test2", "held-out", "train"], default="dev",
+                    help="dev: the reported split; test: the first blind split (since looked at while tuning); "
+                         "test2: the blind split written by a helper who never saw the analysis code or data, "
+                         "run once per release of the head; held-out: dev, test and test2; "
+                         "train: train.jsonl, the first part of what the head was trained on")
     ap.add_argument("--analysis-only", action="store_true", help="no model: the analysis stage's top candidate")
     ap.add_argument("--no-head", action="store_true", help="with --analysis-only: lexical scores alone (ablation)")
     ap.add_argument("--backend", choices=["local", "openai", "gpu"], default="local")

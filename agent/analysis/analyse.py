@@ -1,9 +1,11 @@
 """The analysis stage: sentences, their roles and cues, and the ranked candidate weak steps. No language model.
 
 Scoring: each sentence gets a score per taxonomy type from the lexical rules (agent.analysis.scoring); when the
-learned head is present (agent.analysis.head) its probabilities are blended in, with the blend weight and the
-threshold that were chosen on held-out folds of the training data. A sentence's candidate is its best type; the
-candidates are the `top_k` best sentences. `no_clear_fallacy` is set when even the best is below the threshold.
+learned head is present (agent.analysis.head), a sentence's weakness is the head's probability that it is weak at
+all (1 - P(none)) blended with its best lexical score, and its type is the best of the head's type probabilities
+(given that it is weak) blended with the lexical scores; the blends and the threshold were chosen on held-out folds
+of the training data. The candidates are the `top_k` weakest sentences, each with its best type.
+`no_clear_fallacy` is set when even the weakest is below the threshold.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from agent.analysis.result import Analysis, Candidate, SentenceLabel
 from agent.analysis.scoring import TYPES, Ctx, contexts, lexical_scores, reason
 from agent.text.sentences import Sentence, split_sentences
 
-LEXICAL_THRESHOLD = 0.45  # only when the head file is missing; `python -m agent.analysis.train` prints it
+LEXICAL_THRESHOLD = 0.4  # only when the head file is missing; `python -m agent.analysis.train` prints it
 MIN_WORDS = 6  # shorter sentences (labels, fragments) are not candidates
 MAX_SENTENCES = 800  # a whole paper is cut here; the fitted text the pipeline analyses is far shorter
 
@@ -35,18 +37,20 @@ def _is_candidate(s: Sentence, cues: SentenceCues) -> bool:
 
 
 def score_sentences(texts: list[str], ctxs: list[Ctx], head: Head | None,
-                    only: list[int] | None = None) -> tuple[np.ndarray, float]:
-    """(n, len(TYPES)) type scores in [0, 1] and the threshold that goes with them. With `only`, the head scores
-    just those sentences (embedding is the costly part); the others keep their lexical scores."""
+                    only: list[int] | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """(weakness (n,), type scores (n, len(TYPES)), threshold), all in [0, 1]. With `only`, the head scores just
+    those sentences (embedding is the costly part); the others keep their lexical scores."""
     lex = lexical_scores(ctxs)
+    weak = lex.max(axis=1) if lex.size else np.zeros(len(texts))
     rows = list(range(len(texts))) if only is None else only
     if head is None or not rows:
-        return lex, LEXICAL_THRESHOLD if head is None else head.threshold
-    probs = head.type_probabilities(feature_matrix(_embedder()([texts[i] for i in rows]),
-                                                   [ctxs[i] for i in rows], lex[rows]))
-    scores = lex.copy()
-    scores[rows] = head.blend * probs + (1.0 - head.blend) * lex[rows]
-    return scores, head.threshold
+        return weak, lex, LEXICAL_THRESHOLD if head is None else head.threshold
+    chosen = [texts[i] for i in rows]
+    head_weak, head_types = head.scores(feature_matrix(_embedder()(chosen), [ctxs[i] for i in rows], lex[rows],
+                                                       chosen), lex[rows])
+    types = lex.copy()
+    weak[rows], types[rows] = head_weak, head_types
+    return weak, types, head.threshold
 
 
 def analyse_text(text: str, *, title: str = "", top_k: int = 8, head: Head | None | bool = True) -> Analysis:
@@ -57,15 +61,17 @@ def analyse_text(text: str, *, title: str = "", top_k: int = 8, head: Head | Non
     ctxs = contexts(cues, title)
     chosen = load_head() if head is True else (head or None)
     eligible = [i for i, s in enumerate(sentences) if _is_candidate(s, cues[i])]
-    scores, threshold = score_sentences([s.clean for s in sentences], ctxs, chosen, only=eligible)
+    weak, types, threshold = score_sentences([s.clean for s in sentences], ctxs, chosen, only=eligible)
     labels = [SentenceLabel(index=i, text=s.clean, start=s.start, end=s.end, roles=c.roles, cues=sorted(c.cues))
               for i, (s, c) in enumerate(zip(sentences, cues, strict=True))]
     ranked: list[Candidate] = []
     for i in eligible:
         s = sentences[i]
-        j = int(np.argmax(scores[i]))
+        j = int(np.argmax(types[i]))
         ranked.append(Candidate(sentence_index=i, sentence=s.clean, fallacy=TYPES[j],
-                                score=round(float(scores[i, j]), 4), reason=reason(TYPES[j], ctxs[i])))
+                                score=round(float(np.clip(weak[i], 0.0, 1.0)), 4),
+                                type_score=round(float(np.clip(types[i, j], 0.0, 1.0)), 4),
+                                reason=reason(TYPES[j], ctxs[i])))
     ranked.sort(key=lambda c: (-c.score, c.sentence_index))
     best = ranked[0].score if ranked else 0.0
     return Analysis(sentences=labels, candidates=ranked[:top_k], no_clear_fallacy=best < threshold,

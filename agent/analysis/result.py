@@ -21,7 +21,8 @@ class Candidate(BaseModel):
     sentence_index: int
     sentence: str
     fallacy: str
-    score: float = Field(ge=0.0, le=1.0)
+    score: float = Field(ge=0.0, le=1.0)  # how clearly the step is weak (any type): candidates are ranked by it
+    type_score: float = Field(default=0.0, ge=0.0, le=1.0)  # how clearly `fallacy` is its kind of weakness
     reason: str
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from agent.critique.copies import CopyChecker, FieldIssue, prose_fields, trim_at_sentence
+from agent.critique.copies import CopyChecker, FieldIssue, contradicts_name, prose_fields, trim_at_sentence
 from agent.critique.findings import Finding
 from agent.critique.schema import PROSE_CAPS
 from agent.critique.support import support_scores
@@ -174,7 +174,12 @@ def field_issues(job: PaperJob, draft: DissectionDraft) -> list[FieldIssue]:
     """The prose fields that fail a copy check; related-writing lines that fail are dropped from `draft`."""
     checker = copy_checker(job)
     draft.related = [r for r in draft.related if checker.relation_ok(r.relation)]
-    return checker.issues(prose_fields(draft), skip=set(draft.written_by_program))
+    skip = set(draft.written_by_program)
+    issues = checker.issues(prose_fields(draft), skip=skip)
+    clash = None if skip & {"core_fallacy", "core_fallacy.explanation"} else contradicts_name(draft, FALLACIES)
+    if clash is not None and not any(i.field == clash.field for i in issues):
+        issues.append(clash)
+    return issues
 
 
 def program_core(job: PaperJob, d: DissectionDraft) -> None:

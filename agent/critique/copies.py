@@ -17,7 +17,7 @@ from agent.text.grounding import normalise
 from agent.text.injection import echoes_instruction
 
 IssueKind = Literal["empty", "cut", "copies_title", "copies_source", "copies_prompt", "repeats", "loops",
-                    "echoes_instruction"]
+                    "echoes_instruction", "contradicts_name"]
 MIN_WORDS = {"claims": 6, "core_fallacy.explanation": 5, "social_function": 4, "verdict": 4,
              "lag_weighted_verdict": 4}
 COPY_SHARE = 0.6  # a field whose word 5-grams come from the source (or the prompt) this much is a copy
@@ -118,6 +118,20 @@ class CopyChecker:
         if not words or any(s in " ".join(words) for s in self.sentences) or looping(words):
             return False
         return not any(echoes_instruction(text, [i]) for i in self.instructions)
+
+
+def contradicts_name(draft: DissectionDraft, taxonomy: tuple[str, ...]) -> FieldIssue | None:
+    """The core fallacy's explanation names another kind of flaw than the core fallacy's name ("This fallacy is a
+    slippery slope" under "hasty generalization"; a flaw named under "no clear fallacy"): the reader would get two
+    verdicts on one step. A small model does this often; its explanation is then rewritten or replaced."""
+    name = draft.core_fallacy.name.strip().casefold()
+    text = normalise(draft.core_fallacy.explanation)
+    named = [t for t in taxonomy if t != name and t != "other" and re.search(rf"\b{re.escape(t)}\b", text)]
+    if not named or (name in taxonomy and re.search(rf"\b{re.escape(name)}\b", text)
+                     and re.search(rf"\bnot (an? )?{re.escape(named[0])}\b", text)):
+        return None  # "not a slippery slope but a hasty generalization" is a contrast, not a contradiction
+    return FieldIssue("core_fallacy.explanation", "contradicts_name",
+                      f"names {named[0]} while the core fallacy is {name or 'unnamed'}")
 
 
 def looping(words: list[str]) -> str:

@@ -26,7 +26,7 @@ def critique_fingerprint() -> dict:
     """Everything of the critique that changes its output besides the prompt templates and the schema."""
     return {
         "analysis": analysis_version(),
-        "support": [support.CUE_MIN, support.RELATED_FOR_SUPPORT, support.RELATED_FOR_WEAK, support.OVERLAP_WEIGHT],
+        "support": support.model_version(),
         "caps": schema.PROSE_CAPS, "display": checks.DISPLAY,
         "copies": [copies.COPY_SHARE, copies.REPEAT_SHARE, copies.N, copies.MIN_WORDS],
     }

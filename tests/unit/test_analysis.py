@@ -194,7 +194,7 @@ def test_shipped_head_loads_and_predicts_a_distribution():
     cues = [find_cues(s) for s in sents]
     ctxs = contexts(cues)
     lex = lexical_scores(ctxs)
-    x = feature_matrix(np.zeros((3, 384), np.float32), ctxs, lex)  # any 384-d vectors: MiniLM's size
+    x = feature_matrix(np.zeros((3, 384), np.float32), ctxs, lex, sents)  # any 384-d vectors: MiniLM's size
     assert x.shape == (3, head.weights.shape[0])
     p = head.probabilities(x)
     assert p.shape == (3, len(CLASSES)) and np.allclose(p.sum(axis=1), 1.0)
@@ -206,7 +206,7 @@ def test_missing_or_stale_head_means_lexical_scores(tmp_path):
     head = load_head()
     assert head is not None
     stale = Head(weights=head.weights, bias=head.bias, classes=head.classes, threshold=head.threshold,
-                 blend=head.blend)
+                 blend=head.blend, type_blend=head.type_blend)
     stale.save(tmp_path / "head.npz")
     assert read_head(tmp_path / "head.npz") is not None
     np.savez(tmp_path / "old.npz", weights=head.weights, bias=head.bias, classes=np.array(["a", "b"]),
