@@ -61,12 +61,23 @@ class Outcome:
     top3: list[str] = field(default_factory=list)  # analysis-only: the three best candidate sentences
     top_type: str = ""  # analysis-only: the best candidate's type, whatever its score
     error: str = ""  # the dissection failed (counted as a miss)
+    first_grounding: float | None = None  # model runs: the share of the first draft's quotes found in the source
 
 
 def load_records(split: str, limit: int | None) -> list[dict]:
     names = ["dev", "test", "test2"] if split == "held-out" else [split]
     recs = [json.loads(line) for n in names for line in (DATA / f"{n}.jsonl").read_text().splitlines() if line]
-    return recs[:limit] if limit else recs
+    if not limit:
+        return recs
+    # a limited run takes the types in turn (the first of each type, then the second, ...): the files are
+    # ordered by type, and their first N would be a few types only
+    nth: dict[str, int] = {}
+    rank = []
+    for r in recs:
+        rank.append(nth.get(r["type"], 0))
+        nth[r["type"]] = rank[-1] + 1
+    order = sorted(range(len(recs)), key=lambda i: (rank[i], i))
+    return [recs[i] for i in order][:limit]
 
 
 def same_sentence(a: str, b: str) -> bool:
@@ -125,7 +136,8 @@ def run_dissect(rec: dict, clean: bool, settings, llm, work: Path) -> Outcome:
     quotes = [(f"{core.name}: {core.explanation}", core.quote)] if fallacy else []
     quotes += [(f"{h.assumption} {h.if_false}", h.quote) for h in d.hidden_assumptions]
     return Outcome(rec["id"], clean, fallacy, core.quote if fallacy else "", dt, prov.tokens_in, prov.tokens_out,
-                   dict(prov.stage_seconds), [p for p in prose if p], quotes)
+                   dict(prov.stage_seconds), [p for p in prose if p], quotes,
+                   first_grounding=prov.first_pass_grounding)
 
 
 # ---- metrics ------------------------------------------------------------------------------------------------
@@ -200,6 +212,8 @@ def summarise(outcomes: list[Outcome], records: dict[str, dict], pairs: list[dic
         out["tokens_in_per_text"] = sum(o.tokens_in for o in outcomes) / len(outcomes) if outcomes else None
         out["tokens_out_per_text"] = sum(o.tokens_out for o in outcomes) / len(outcomes) if outcomes else None
         out["copy_rate"] = copy_rate(outcomes, records)
+        firsts = [o.first_grounding for o in outcomes if o.first_grounding is not None]
+        out["first_draft_grounding"] = sum(firsts) / len(firsts) if firsts else None
         quoted = [q for o in outcomes for q in o.quotes if q[1]]
         out["quote_support_rate"] = (sum(scorer(pt, q) == "supported" for pt, q in quoted) / len(quoted)
                                      if scorer and quoted else None)
@@ -237,6 +251,7 @@ def print_report(s: dict, label: str) -> None:
     if "copy_rate" in s:
         print(f"  quote support rate (quotes judged supported)   {pct(s['quote_support_rate'])}")
         print(f"  copy rate (prose fields copying source/title)  {pct(s['copy_rate'])}")
+        print(f"  first-draft grounding (mean share of quotes)   {pct(s['first_draft_grounding'])}")
         print(f"  tokens per dissection                          in {s['tokens_in_per_text']:.0f},"
               f" out {s['tokens_out_per_text']:.0f}")
     names = ", ".join(f"{k} {v}" for k, v in s["fallacy_names"].items()) or "none named"
