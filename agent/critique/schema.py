@@ -53,8 +53,14 @@ def ordered_names(candidates: list[dict], no_clear: bool, seed: int) -> list[str
     return [NO_CLEAR_FALLACY, *names] if no_clear else [*names, NO_CLEAR_FALLACY]
 
 
+# Candidates this close to the best are a near tie the analysis cannot break, and the small model may choose among
+# them. Wider lets the model choose more often, and a 135M model's choice is noise: with 0.1, test2 end to end found
+# the planted sentence in 75% of the first 20 abstracts against 85% for the analysis' own first choice.
+NEAR_TIE = 0.02
+
+
 def narrow_core_choices(candidates: list[dict], no_clear: bool, threshold: float, quotable: set[str],
-                        *, k: int = 3, margin: float = 0.1) -> list[CoreChoice]:
+                        *, k: int = 3, margin: float = NEAR_TIE) -> list[CoreChoice]:
     """For small models, whose own choice between names is noise (a 135M model picks a fallacy on a clean text
     whatever the order): the program decides. When the analysis found a clear weak step, the core fallacy is one of
     the top candidates within `margin` of the best (at most k, score order), named by its own type; when it found
