@@ -80,6 +80,13 @@ def load_records(split: str, limit: int | None) -> list[dict]:
     return [recs[i] for i in order][:limit]
 
 
+def labelled_pairs() -> list[dict]:
+    """Every labelled (point, quote) pair; the shipped scorer is fitted on them (in-sample agreement: the held-out
+    figures are bench/support_calibration.py's)."""
+    return [json.loads(line) for name in ("support.jsonl", "support_test.jsonl")
+            for line in (DATA / name).read_text().splitlines() if line]
+
+
 def same_sentence(a: str, b: str) -> bool:
     return bool(a) and normalise(a).strip(" .") == normalise(b).strip(" .")
 
@@ -246,7 +253,7 @@ def print_report(s: dict, label: str) -> None:
     else:
         table = "; ".join(f"{gold} -> " + ", ".join(f"{got} {n}" for got, n in row.items())
                           for gold, row in sp["by_label"].items())
-        support = f"{pct(sp['agreement'])} agree with the {sp['n']} labels ({table})"
+        support = f"{pct(sp['agreement'])} agree with the {sp['n']} labels, in sample ({table})"
     print(f"  support scorer on labelled pairs                {support}")
     if "copy_rate" in s:
         print(f"  quote support rate (quotes judged supported)   {pct(s['quote_support_rate'])}")
@@ -282,7 +289,7 @@ def main() -> int:
         return 2
     records = load_records(args.split, args.limit)
     by_id = {r["id"]: r for r in records}
-    pairs = [json.loads(line) for line in (DATA / "support.jsonl").read_text().splitlines() if line]
+    pairs = labelled_pairs()
     outcomes: list[Outcome] = []
     if args.analysis_only:
         analyse_text("warm-up sentence for the embedding model, not counted.")

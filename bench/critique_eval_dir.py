@@ -49,7 +49,7 @@ def main() -> int:
     args = ap.parse_args()
     records = {r["id"]: r for r in ce.load_records(args.split, None)}
     done = [o for o in outcomes(args.work) if o.record_id in records]
-    pairs = [json.loads(line) for line in (ce.DATA / "support.jsonl").read_text().splitlines() if line]
+    pairs = ce.labelled_pairs()
     summary = ce.summarise(done, records, pairs, model_run=True)
     if args.json:
         print(json.dumps(summary, indent=1))
