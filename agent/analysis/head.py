@@ -67,6 +67,16 @@ def feature_matrix(embeddings: np.ndarray, ctxs: list[Ctx], lex: np.ndarray, tex
     return np.concatenate([embeddings.astype(np.float32), hand, ngram_features(texts)], axis=1)
 
 
+def blend_scores(type_probs: np.ndarray, lex: np.ndarray, blend: float, type_blend: float
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(weakness, type scores) from the head's type probabilities (n, len(TYPES)) and the lexical scores; the
+    training script calls it on out-of-fold probabilities to try blends without refitting."""
+    weak_head = type_probs.sum(axis=1)
+    conditional = type_probs / np.maximum(weak_head[:, None], 1e-9)
+    weak = blend * weak_head + (1.0 - blend) * (lex.max(axis=1) if lex.size else 0.0)
+    return weak, type_blend * conditional + (1.0 - type_blend) * lex
+
+
 @dataclass(frozen=True)
 class Head:
     weights: np.ndarray  # (n_features, n_classes)
@@ -93,11 +103,7 @@ class Head:
         Why two numbers: whether a step is weak at all and which kind of weakness it is are different questions.
         The head's 1 - P(none) pools the evidence of every type, so a flawed sentence whose probability is split
         between two types still stands out; ranking by the best single type probability hid such sentences."""
-        types = self.type_probabilities(features)
-        weak_head = types.sum(axis=1)
-        conditional = types / np.maximum(weak_head[:, None], 1e-9)
-        weak = self.blend * weak_head + (1.0 - self.blend) * (lex.max(axis=1) if lex.size else 0.0)
-        return weak, self.type_blend * conditional + (1.0 - self.type_blend) * lex
+        return blend_scores(self.type_probabilities(features), lex, self.blend, self.type_blend)
 
     def save(self, path: Path) -> None:
         tmp = path.with_name(path.name + ".tmp.npz")

@@ -26,7 +26,7 @@ import numpy as np
 
 from agent.analysis.analyse import _embedder, _is_candidate
 from agent.analysis.cues import find_cues
-from agent.analysis.head import CLASSES, HEAD_PATH, NONE, Head, feature_matrix
+from agent.analysis.head import CLASSES, HEAD_PATH, NONE, Head, blend_scores, feature_matrix
 from agent.analysis.scoring import TYPES, contexts, lexical_scores
 from agent.text.sentences import split_sentences
 
@@ -146,14 +146,6 @@ def _scores(head: Head, t: Text) -> Scores:
     return head.scores(t.features, t.lex)
 
 
-def _blended(probs: np.ndarray, lex: np.ndarray, blend: float, type_blend: float) -> Scores:
-    """What Head.scores computes, from out-of-fold type probabilities (kept apart so the grid needs no refit)."""
-    weak_head = probs.sum(axis=1)
-    conditional = probs / np.maximum(weak_head[:, None], 1e-9)
-    return (blend * weak_head + (1 - blend) * lex.max(axis=1),
-            type_blend * conditional + (1 - type_blend) * lex)
-
-
 def evaluate(texts: list[Text], scores: list[Scores], threshold: float) -> dict[str, float]:
     """Abstract-level figures: the weakest candidate is the planted sentence with its type, and clean texts stay
     below the threshold."""
@@ -200,7 +192,7 @@ def cross_validate(texts: list[Text], folds: int, seed: int) -> tuple[float, flo
         judged = [k for k, t in enumerate(texts) if t.lexicon_blind] or list(range(len(texts)))
         for blend in BLEND_GRID:
             for type_blend in TYPE_BLEND_GRID:
-                scores = [_blended(oof_probs[k], texts[k].lex, blend, type_blend) for k in judged]
+                scores = [blend_scores(oof_probs[k], texts[k].lex, blend, type_blend) for k in judged]
                 for thr in THRESHOLD_GRID:
                     m = evaluate([texts[k] for k in judged], scores, thr)
                     # finding the weak step and naming it first; keeping quiet on sound texts counts half
