@@ -298,6 +298,8 @@ def main() -> int:
         label = f"analysis only{' (lexical scores, no head)' if args.no_head else ''}, {args.split} split"
     else:
         work = Path(tempfile.mkdtemp(prefix="dissect-critique-eval-"))
+        if not args.json:  # bench/critique_eval_dir.py reads an interrupted run's figures from it
+            print(f"work dir: {work}", file=sys.stderr)
         try:
             settings = make_settings(args, work)
             llm = pipeline().make_llm(settings)

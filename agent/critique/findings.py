@@ -95,10 +95,81 @@ TYPE_GLOSS = {
     "equivocation": "a key term that shifts meaning between evidence and conclusion",
     "motte and bailey": "a bold claim defended by retreating to a modest one",
 }
+# per role of a sentence that shows no clear flaw: what a step of that kind still takes for granted, and what
+# follows if it does not hold (an assumption of a sound text is still worth naming: it is where a reader checks)
+ROLE_FINDINGS: dict[str, tuple[str, str]] = {
+    "claim": ("The evidence reported is enough to carry this conclusion as stated.",
+              "The conclusion outruns its evidence, and only a narrower version of it stands."),
+    "result": ("The measure reported tracks the property the conclusions are about.",
+               "The figures describe the measure, and the conclusion about the property needs other evidence."),
+    "method": ("The setup described stands for the situations the conclusions are about.",
+               "The results describe behaviour in this setup and say less about the situations the conclusions "
+               "name."),
+    "limitation": ("The limits named here are the ones that matter for the conclusions.",
+                   "A limit left unstated could narrow the conclusions further than the text admits."),
+    "background": ("The problem described is as real and pressing as the text presents it.",
+                   "The work's motivation weakens, though its results may still stand."),
+}
+ROLE_ORDER = ("claim", "result", "method", "limitation", "background")
+_PHRASE_STOP = frozenset("""a an the of to in on and or is are was were be been being that this these those it its for
+with as by at from not no than which who whom whose their they them we our us can may might will would could should has
+have had do does did so such into onto over under about after before also only just more most less very any all each
+both while when where whether if then thus therefore hence because since although though but yet however here there
+what how why paper work study authors show shows shown find finds found use uses used using propose present
+demonstrate suggest suggests argue argues report reports further new often many much some other others own same
+across within without between through among per via upon""".split())
+_VERBS = frozenset("""design designs refuse refuses take takes taking make makes give gives lead leads believe act acts
+perform performs rely relies hold holds need needs seem seems remain remains become becomes keep keeps""".split())
+_METHOD = re.compile(r"\b(we|our)\s+(design|create|develop|generate|simulate|prompt|sample|recruit|annotate|label|"
+                     r"elicit|deploy|present|introduce|examine|investigate|assess|benchmark|interview)\b", re.I)
+_TOKEN = re.compile(r"[A-Za-z0-9][\w'’.%-]*[\w%]|[A-Za-z0-9]|[^\w\s]")
 NO_FINDING = ("The claims stay within what the reported evidence shows.",
               "The conclusions would need more support than the text gives.",
               "No step was found that depends on a fast-moving assumption, so the judgement should hold as the field "
               "moves, unless new results contradict the reported evidence.")
+
+
+def key_phrases(sentence: str, k: int = 2, max_words: int = 4) -> list[str]:
+    """The sentence's most specific phrases (runs of content words, longest and most concrete first): what an
+    assumption written from a template points at, so a reader sees which words of the sentence it is about."""
+    runs: list[list[str]] = [[]]
+    for tok in _TOKEN.findall(sentence):
+        low = tok.casefold()
+        if low in _PHRASE_STOP or low in _VERBS or not tok[0].isalnum() or (low.endswith("ed") and len(low) > 4):
+            runs.append([])  # a phrase is a run of content words; verbs and participles end one
+        else:
+            runs[-1].append(tok)
+    scored = []
+    for n, run in enumerate(r[:max_words] for r in runs if r):
+        concrete = sum(bool(re.search(r"\d", w)) or (w[:1].isupper() and w.casefold() != w) for w in run)
+        if len(run) > 1 or len(run[0]) >= 6:
+            scored.append((-(len(run) + 0.5 * concrete), n, " ".join(run)))
+    return [p for *_, p in sorted(scored)[:k]]
+
+
+def sentence_role(sentence: str) -> str:
+    """The role that decides what a sound step of this kind takes for granted (claim before result before method)."""
+    from agent.analysis.cues import find_cues
+
+    roles = find_cues(sentence).roles
+    if "release" in roles:
+        return "release"
+    if roles == ["background"] and _METHOD.search(sentence):  # setups the cue lexicon leaves out
+        return "method"
+    return next((r for r in ROLE_ORDER if r in roles), "background")
+
+
+def _pointed(text: str, phrases: list[str]) -> str:
+    return f"{text[:-1]} (here: {', '.join(f'“{p}”' for p in phrases)})." if phrases else text
+
+
+def role_assumption(quote: str) -> HiddenAssumption:
+    """What a step with no clear flaw takes for granted, from its role, pointed at the sentence's own words (a
+    release sentence takes nothing for granted about the argument: it gets the claim's assumption, which the
+    support check then finds unsupported there)."""
+    role = sentence_role(quote)
+    assumption, if_false = ROLE_FINDINGS["claim" if role == "release" else role]
+    return HiddenAssumption(assumption=_pointed(assumption, key_phrases(quote)), quote=quote, if_false=if_false)
 
 
 @dataclass(frozen=True)
@@ -192,12 +263,15 @@ class Finding:
         return self._type()[2]
 
     def assumption(self, quote: str = "") -> HiddenAssumption:
-        """The type's assumption, pointed at the words of the sentence that showed it (from the reason)."""
+        """The type's assumption when the analysis finds `quote` (default: the finding's sentence) clearly weak in
+        this way, pointed at the words that showed it; else what the sentence's role takes for granted."""
+        quote = quote or self.sentence
+        if not (self.clear and quote == self.sentence and self.reason and self.score >= self.threshold):
+            return role_assumption(quote)
         assumption, if_false, _ = self._type()
         phrases = list(dict.fromkeys(re.findall(r"\u201c([^\u201d]{2,60})\u201d", self.reason)))[:3]
-        if phrases:
-            assumption = f"{assumption[:-1]} (here: {', '.join(f'“{p}”' for p in phrases)})."
-        return HiddenAssumption(assumption=assumption, quote=quote or self.sentence, if_false=if_false)
+        return HiddenAssumption(assumption=_pointed(assumption, phrases or key_phrases(quote)), quote=quote,
+                                if_false=if_false)
 
     def field(self, path: str) -> str:
         """The program's text for a prose field path of the dissection (see agent.critique.copies.prose_fields)."""

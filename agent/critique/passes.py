@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, create_model
 
-from agent.critique.checks import check_draft, finding_for
+from agent.critique.checks import check_draft, program_assumption
 from agent.critique.evidence import model_related, model_text, quotable, request_evidence
 from agent.critique.prompts import (
     KIND_LABELS,
@@ -286,7 +286,8 @@ class CriticPass(_Base):
         if kept:
             d.hidden_assumptions = kept
         else:  # the critic dropped every assumption: the program's own stands in, labelled
-            d.hidden_assumptions = [finding_for(job, d, d.core_fallacy.quote).assumption(d.core_fallacy.quote)]
+            d.hidden_assumptions = []
+            d.hidden_assumptions = [program_assumption(job, d, d.core_fallacy.quote)]
             d.written_by_program = [p for p in d.written_by_program if not p.startswith("hidden_assumptions")]
             d.written_by_program.append("hidden_assumptions[0]")
         job.extra["critic"] = decisions

@@ -9,7 +9,7 @@ import pytest
 
 from agent.critique.checks import check_draft, prompt_static_text
 from agent.critique.copies import CopyChecker, looping, trim_at_sentence
-from agent.critique.findings import TYPE_FINDINGS, Finding
+from agent.critique.findings import ROLE_FINDINGS, TYPE_FINDINGS, Finding, key_phrases, role_assumption, sentence_role
 from agent.critique.schema import TYPES, budget_caps, dissection_schema, narrow_core_choices, ordered_names
 from agent.critique.support import score_support, support_rate, support_scores
 from agent.models import NO_CLEAR_FALLACY, DissectionDraft, Paper, PaperJob, QuoteCheck, SourceRef
@@ -277,3 +277,56 @@ def test_the_program_has_the_last_word_on_a_point_its_quote_does_not_carry():
     assert (d.core_fallacy.quote, d.core_fallacy.name) == (CLAIM, "hasty generalization")
     assert "core_fallacy" in d.written_by_program and job.quotes[0].support != "unsupported"
     assert d.hidden_assumptions[0].quote == CLAIM and "hidden_assumptions[0]" in d.written_by_program
+
+
+def test_small_models_choose_the_quotes_and_the_program_writes_the_points():
+    """Judged blind, the 135M model's explanations and assumptions almost never carried their quote: for small
+    models the program writes them from its analysis, for the sentences the model chose, labelled."""
+    job = _job()
+    check_draft(job, _draft(), narrow=True, final=False, last_word=True)
+    d = job.draft
+    assert {"core_fallacy.explanation", "hidden_assumptions[0]"} <= set(d.written_by_program)
+    assert d.core_fallacy.quote == CLAIM and "hasty generalization" in d.core_fallacy.explanation
+    assert "One benchmark and one afternoon" not in d.core_fallacy.explanation
+    assert all(h.assumption != "One trivia benchmark stands for every setting." for h in d.hidden_assumptions)
+    # a capable model's points are its own
+    job = _job()
+    check_draft(job, _draft(), narrow=False, final=False, last_word=True)
+    assert not job.draft.written_by_program
+
+
+def test_key_phrases_are_the_sentences_own_content_words():
+    s = ("We design 27 honeypot scenarios in which a model is led to believe it is unmonitored and has an "
+         "opportunity to act against its stated goals at no apparent risk.")
+    phrases = key_phrases(s)
+    assert phrases[0] == "27 honeypot scenarios" and all(p in s for p in phrases)
+    assert not any(w in {"the", "we", "in", "which"} for p in phrases for w in p.split())
+    assert key_phrases("") == []
+
+
+@pytest.mark.parametrize("sentence, role, words", [
+    ("We design 27 honeypot scenarios in which a model is led to believe it is unmonitored.", "method", "setup"),
+    ("Taking agreement with the panel consensus as our measure, the panel scored 91% on reliability.", "result",
+     "measure"),
+    ("We show that the protocol yields honest answers and therefore that oversight is easier.", "claim",
+     "evidence reported"),
+    ("We release the questions and the transcripts.", "release", "evidence reported"),
+])
+def test_a_sound_step_gets_the_assumption_of_its_role(sentence, role, words):
+    assert sentence_role(sentence) == role
+    h = role_assumption(sentence)
+    assert words in h.assumption and h.quote == sentence and "(here: “" in h.assumption
+    assert h.assumption.startswith(ROLE_FINDINGS["claim" if role == "release" else role][0][:-1])
+
+
+def test_a_type_assumption_needs_a_clear_finding_on_that_sentence():
+    """The type's template (e.g. equivocation's "the key term keeps one meaning") only where the analysis finds
+    the quoted sentence clearly weak in that way; any other sentence gets its role's assumption."""
+    f = Finding.from_analysis(ANALYSIS)
+    assert f.clear and f.sentence == CLAIM
+    assert f.assumption().assumption.startswith(TYPE_FINDINGS[f.fallacy][0][:-1])
+    other = "Our evaluation uses 200 questions from a single trivia benchmark."
+    assert f.assumption(other).assumption.startswith(ROLE_FINDINGS[sentence_role(other)][0][:-1])
+    below = Finding(sentence=CLAIM, fallacy=f.fallacy, score=f.threshold / 2, reason=f.reason,
+                    threshold=f.threshold, n_sentences=f.n_sentences, roles=f.roles)
+    assert not below.assumption().assumption.startswith(TYPE_FINDINGS[f.fallacy][0][:-1])

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Quote support judged blind: the (point, quote) pairs real dissections attach, for a judge who never sees the scorer.
+
+The support scorer (agent.critique.support) is fitted on hand-labelled pairs, but the pairs the dissections
+actually produce are of another kind (program-written assumptions, a small model's prose). This measures the
+dissections' support rate the way a reader would, and the scorer's agreement on exactly those pairs.
+
+  python bench/support_judge.py export WORK_DIR PAIRS.jsonl
+      every (point, quote) pair of the finished dissections in WORK_DIR (a bench/critique_eval.py work dir),
+      shuffled, with the abstract each quote comes from; nothing about who wrote the point or what the scorer says.
+      The key (origin, scorer label) goes to PAIRS.key.jsonl beside it: do not show it to the judge.
+  python bench/support_judge.py report PAIRS.key.jsonl LABELS.jsonl
+      LABELS.jsonl: one {"id": ..., "label": "supported" | "weak" | "unsupported"} per pair, from the judge.
+      Prints the judged support rate (all, by field, by who wrote the point) and the scorer's agreement.
+
+Rubric for the judge (the one support.jsonl was labelled with): `supported` when the quote states the very step
+the point criticises (for an assumption: the step that relies on it), `weak` when it is related but does not by
+itself show the point, `unsupported` otherwise.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+NO_FALLACY = {"no clear fallacy", "none", ""}
+
+
+def produced_pairs(work: Path) -> list[dict]:
+    rows = []
+    for path in sorted((work / "data" / "results").glob("*.json")):
+        res = json.loads(path.read_text())
+        d = res["dissection"]
+        program = set(d.get("written_by_program") or [])
+        text = Path(res["scan"]["source_id"])
+        text = text if text.is_file() else work / "papers" / text.name
+        abstract = text.read_text() if text.is_file() else ""
+        core = d["core_fallacy"]
+        if (core.get("name") or "").strip().casefold() not in NO_FALLACY:
+            rows.append({"source": text.stem, "abstract": abstract, "field": "core_fallacy",
+                         "point": f"{core['name']}: {core['explanation']}", "quote": core["quote"],
+                         "by_program": bool({"core_fallacy", "core_fallacy.explanation"} & program)})
+        for i, h in enumerate(d.get("hidden_assumptions") or []):
+            rows.append({"source": text.stem, "abstract": abstract, "field": "hidden_assumption",
+                         "point": f"{h['assumption']} {h['if_false']}", "quote": h["quote"],
+                         "by_program": f"hidden_assumptions[{i}]" in program})
+    return [r for r in rows if r["quote"]]
+
+
+def export(work: Path, out: Path) -> int:
+    from agent.critique.support import support_scores
+
+    rows = produced_pairs(work)
+    if not rows:
+        print(f"error: no finished dissections in {work}/data/results", file=sys.stderr)
+        return 2
+    random.Random(0).shuffle(rows)
+    labels = support_scores([(r["point"], r["quote"]) for r in rows])
+    with out.open("w") as blind, out.with_suffix(".key.jsonl").open("w") as key:
+        for n, (r, s) in enumerate(zip(rows, labels, strict=True), 1):
+            pid = f"pair-{n:03d}"
+            blind.write(json.dumps({"id": pid, "abstract": r["abstract"], "point": r["point"], "quote": r["quote"]})
+                        + "\n")
+            key.write(json.dumps({"id": pid, "source": r["source"], "field": r["field"], "by_program": r["by_program"],
+                                  "scorer": s.label, "point": r["point"], "quote": r["quote"]}) + "\n")
+    print(f"{len(rows)} pairs -> {out} (key: {out.with_suffix('.key.jsonl')})")
+    return 0
+
+
+def _rate(rows: list[dict]) -> str:
+    if not rows:
+        return "n/a"
+    ok = sum(r["label"] == "supported" for r in rows)
+    return f"{ok / len(rows):.0%} ({ok}/{len(rows)})"
+
+
+def report(key_path: Path, labels_path: Path) -> int:
+    key = {r["id"]: r for r in map(json.loads, key_path.read_text().splitlines())}
+    judged = [dict(key[r["id"]], label=r["label"]) for r in map(json.loads, labels_path.read_text().splitlines())
+              if r.get("id") in key]
+    if not judged:
+        print("error: no labels match the key's ids", file=sys.stderr)
+        return 2
+    print(f"{len(judged)} of {len(key)} pairs judged")
+    print(f"  judged supported, all pairs                 {_rate(judged)}")
+    for field in ("core_fallacy", "hidden_assumption"):
+        for prog in (False, True):
+            part = [r for r in judged if r["field"] == field and r["by_program"] == prog]
+            print(f"  {field:<18} by {'the program' if prog else 'the model  '}       {_rate(part)}")
+    print(f"  scorer says supported                       "
+          f"{sum(r['scorer'] == 'supported' for r in judged) / len(judged):.0%}")
+    agree = sum(r["scorer"] == r["label"] for r in judged)
+    table = Counter((r["label"], r["scorer"]) for r in judged)
+    print(f"  scorer agrees with the judge                {agree / len(judged):.0%}   "
+          + "; ".join(f"{g}->{s} {n}" for (g, s), n in sorted(table.items())))
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("export")
+    e.add_argument("work", type=Path)
+    e.add_argument("out", type=Path)
+    r = sub.add_parser("report")
+    r.add_argument("key", type=Path)
+    r.add_argument("labels", type=Path)
+    args = ap.parse_args()
+    return export(args.work, args.out) if args.cmd == "export" else report(args.key, args.labels)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
