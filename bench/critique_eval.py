@@ -122,13 +122,13 @@ def make_settings(args, work: Path):
     return load_settings({k: v for k, v in overrides.items() if v is not None})
 
 
-def run_dissect(rec: dict, clean: bool, settings, llm, work: Path) -> Outcome:
+def run_dissect(rec: dict, clean: bool, settings, llm, work: Path, force: bool = True) -> Outcome:
     path = work / "papers" / f"{rec['id']}{'-clean' if clean else ''}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"# {rec['title']}\n\n{rec['clean_text'] if clean else rec['text']}\n")
     t0 = time.perf_counter()
     try:
-        outcome = pipeline().dissect(str(path), settings, force=True, llm=llm)  # what `dissect` users run
+        outcome = pipeline().dissect(str(path), settings, force=force, llm=llm)  # what `dissect` users run
     except DissectError as exc:
         return Outcome(rec["id"], clean, "(failed)", "", time.perf_counter() - t0, error=str(exc))
     dt = time.perf_counter() - t0
@@ -145,6 +145,18 @@ def run_dissect(rec: dict, clean: bool, settings, llm, work: Path) -> Outcome:
     return Outcome(rec["id"], clean, fallacy, core.quote if fallacy else "", dt, prov.tokens_in, prov.tokens_out,
                    dict(prov.stage_seconds), [p for p in prose if p], quotes,
                    first_grounding=prov.first_pass_grounding)
+
+
+def reuse_work_dir(work: Path) -> None:
+    """Set an earlier run's dir up to be run again: its results and its related-writing store are moved aside (not
+    deleted), so every text is dissected anew and sees the store the first run's did; its model cache stays."""
+    if not (work / "data" / "cache").is_dir():
+        raise SystemExit(f"error: {work} is not a critique_eval work dir (no data/cache)")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for name in ("results", "chroma"):
+        old = work / "data" / name
+        if old.is_dir():
+            old.rename(old.with_name(f"{name}.before-{stamp}"))
 
 
 # ---- metrics ------------------------------------------------------------------------------------------------
@@ -283,6 +295,11 @@ def main() -> int:
     ap.add_argument("--base-url", default="")
     ap.add_argument("--limit", type=int, default=None, help="only the first N abstracts (each flawed and clean)")
     ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    ap.add_argument("--work", type=Path, default=None,
+                    help="redo the dissections in an earlier model run's work dir, reusing its cached model replies "
+                         "where a prompt is unchanged: a change to the checks after the model is measured in "
+                         "minutes (each text's related writing is the texts dissected before it, so a change to "
+                         "what a dissection stores, e.g. its claims, changes later prompts: those are asked again)")
     args = ap.parse_args()
     if args.limit is not None and args.limit < 1:
         print("error: --limit must be at least 1", file=sys.stderr)
@@ -297,7 +314,9 @@ def main() -> int:
             outcomes += [run_analysis(rec, False, not args.no_head), run_analysis(rec, True, not args.no_head)]
         label = f"analysis only{' (lexical scores, no head)' if args.no_head else ''}, {args.split} split"
     else:
-        work = Path(tempfile.mkdtemp(prefix="dissect-critique-eval-"))
+        work = args.work or Path(tempfile.mkdtemp(prefix="dissect-critique-eval-"))
+        if args.work:
+            reuse_work_dir(args.work)
         if not args.json:  # bench/critique_eval_dir.py reads an interrupted run's figures from it
             print(f"work dir: {work}", file=sys.stderr)
         try:
@@ -309,7 +328,7 @@ def main() -> int:
         try:
             for i, rec in enumerate(records, 1):
                 for clean in (False, True):
-                    outcomes.append(run_dissect(rec, clean, settings, llm, work))
+                    outcomes.append(run_dissect(rec, clean, settings, llm, work, force=args.work is None))
                 if not args.json:
                     print(f"  [{i}/{len(records)}] {rec['id']}", file=sys.stderr)
         finally:

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from agent.analysis.cues import find_cues
 from agent.models import NO_CLEAR_FALLACY, HiddenAssumption
 
 # per type: what the step assumes, what breaks without it, and how the judgement ages as the field moves
@@ -122,6 +123,8 @@ _VERBS = frozenset("""design designs refuse refuses take takes taking make makes
 perform performs rely relies hold holds need needs seem seems remain remains become becomes keep keeps""".split())
 _METHOD = re.compile(r"\b(we|our)\s+(design|create|develop|generate|simulate|prompt|sample|recruit|annotate|label|"
                      r"elicit|deploy|present|introduce|examine|investigate|assess|benchmark|interview)\b", re.I)
+_COMPARISON = re.compile(r"\b(more|less|fewer|higher|lower|better|worse|than|twice|times|outperforms?|"
+                         r"matches|exceeds?)\b|\d", re.I)
 _TOKEN = re.compile(r"[A-Za-z0-9][\w'’.%-]*[\w%]|[A-Za-z0-9]|[^\w\s]")
 NO_FINDING = ("The claims stay within what the reported evidence shows.",
               "The conclusions would need more support than the text gives.",
@@ -149,14 +152,25 @@ def key_phrases(sentence: str, k: int = 2, max_words: int = 4) -> list[str]:
 
 def sentence_role(sentence: str) -> str:
     """The role that decides what a sound step of this kind takes for granted (claim before result before method)."""
-    from agent.analysis.cues import find_cues
-
-    roles = find_cues(sentence).roles
-    if "release" in roles:
+    cues = find_cues(sentence)
+    if "release" in cues.roles:
         return "release"
-    if roles == ["background"] and _METHOD.search(sentence):  # setups the cue lexicon leaves out
-        return "method"
-    return next((r for r in ROLE_ORDER if r in roles), "background")
+    if cues.roles == ["background"]:  # what the role lexicon leaves out: setups, hedged caveats, comparisons
+        if _METHOD.search(sentence):
+            return "method"
+        if "hedge" in cues.cues:
+            return "limitation"
+        if _COMPARISON.search(sentence):
+            return "result"
+    return next((r for r in ROLE_ORDER if r in cues.roles), "background")
+
+
+def _whole_word(phrase: str, sentence: str) -> str:
+    """A cue phrase as the sentence has it: the reasons cut a repeated term to its stem ("aligne…")."""
+    if not phrase.endswith("\u2026"):
+        return phrase
+    m = re.search(r"\b" + re.escape(phrase[:-1]) + r"[\w'’-]*", sentence, re.I)
+    return m.group(0) if m else phrase
 
 
 def _pointed(text: str, phrases: list[str]) -> str:
@@ -269,7 +283,8 @@ class Finding:
         if not (self.clear and quote == self.sentence and self.reason and self.score >= self.threshold):
             return role_assumption(quote)
         assumption, if_false, _ = self._type()
-        phrases = list(dict.fromkeys(re.findall(r"\u201c([^\u201d]{2,60})\u201d", self.reason)))[:3]
+        phrases = [_whole_word(p, quote) for p in
+                   dict.fromkeys(re.findall(r"\u201c([^\u201d]{2,60})\u201d", self.reason))][:3]
         return HiddenAssumption(assumption=_pointed(assumption, phrases or key_phrases(quote)), quote=quote,
                                 if_false=if_false)
 

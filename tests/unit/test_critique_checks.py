@@ -304,6 +304,13 @@ def test_key_phrases_are_the_sentences_own_content_words():
     assert key_phrases("") == []
 
 
+def test_a_type_assumption_points_at_the_whole_word_its_reason_cut_to_a_stem():
+    quote = "HelixRM policies are therefore more aligned, and aligned policies pursue their developers' goals."
+    f = Finding(sentence=quote, fallacy="equivocation", score=0.9, threshold=0.5, n_sentences=3, roles={},
+                reason="the term \u201caligne\u2026\u201d carries two senses in one inference")
+    assert "(here: \u201caligned\u201d)" in f.assumption().assumption
+
+
 @pytest.mark.parametrize("sentence, role, words", [
     ("We design 27 honeypot scenarios in which a model is led to believe it is unmonitored.", "method", "setup"),
     ("Taking agreement with the panel consensus as our measure, the panel scored 91% on reliability.", "result",
@@ -311,6 +318,9 @@ def test_key_phrases_are_the_sentences_own_content_words():
     ("We show that the protocol yields honest answers and therefore that oversight is easier.", "claim",
      "evidence reported"),
     ("We release the questions and the transcripts.", "release", "evidence reported"),
+    ("Stronger adversaries with larger fine-tuning budgets may succeed where ours did not.", "limitation", "limits"),
+    ("HelixRM is also more robust to overoptimisation than the baseline reward model.", "result", "measure"),
+    ("Deceptive behaviour in deployed agents is an important safety problem.", "background", "problem"),
 ])
 def test_a_sound_step_gets_the_assumption_of_its_role(sentence, role, words):
     assert sentence_role(sentence) == role
