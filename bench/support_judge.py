@@ -9,6 +9,7 @@ dissections' support rate the way a reader would, and the scorer's agreement on 
       every (point, quote) pair of the finished dissections in WORK_DIR (a bench/critique_eval.py work dir),
       shuffled, with the abstract each quote comes from; nothing about who wrote the point or what the scorer says.
       The key (origin, scorer label) goes to PAIRS.key.jsonl beside it: do not show it to the judge.
+      --after EARLIER.key.jsonl leaves out the texts an earlier export of the same run had (judging in parts).
   python bench/support_judge.py report PAIRS.key.jsonl LABELS.jsonl
       LABELS.jsonl: one {"id": ..., "label": "supported" | "weak" | "unsupported"} per pair, from the judge.
       Prints the judged support rate (all, by field, by who wrote the point) and the scorer's agreement.
@@ -52,10 +53,12 @@ def produced_pairs(work: Path) -> list[dict]:
     return [r for r in rows if r["quote"]]
 
 
-def export(work: Path, out: Path) -> int:
+def export(work: Path, out: Path, after: list[Path]) -> int:
+    """`after`: keys of earlier exports from the same run; their texts are left out (a run judged in parts)."""
     from agent.critique.support import support_scores
 
-    rows = produced_pairs(work)
+    done = {json.loads(line)["source"] for k in after for line in k.read_text().splitlines() if line.strip()}
+    rows = [r for r in produced_pairs(work) if r["source"] not in done]
     if not rows:
         print(f"error: no finished dissections in {work}/data/results", file=sys.stderr)
         return 2
@@ -63,7 +66,7 @@ def export(work: Path, out: Path) -> int:
     labels = support_scores([(r["point"], r["quote"]) for r in rows])
     with out.open("w") as blind, out.with_suffix(".key.jsonl").open("w") as key:
         for n, (r, s) in enumerate(zip(rows, labels, strict=True), 1):
-            pid = f"pair-{n:03d}"
+            pid = f"{out.stem}-{n:03d}"
             blind.write(json.dumps({"id": pid, "abstract": r["abstract"], "point": r["point"], "quote": r["quote"]})
                         + "\n")
             key.write(json.dumps({"id": pid, "source": r["source"], "field": r["field"], "by_program": r["by_program"],
@@ -107,11 +110,13 @@ def main() -> int:
     e = sub.add_parser("export")
     e.add_argument("work", type=Path)
     e.add_argument("out", type=Path)
+    e.add_argument("--after", type=Path, action="append", default=[],
+                   help="the key of an earlier export from this run: its texts are left out (judging in parts)")
     r = sub.add_parser("report")
     r.add_argument("key", type=Path)
     r.add_argument("labels", type=Path)
     args = ap.parse_args()
-    return export(args.work, args.out) if args.cmd == "export" else report(args.key, args.labels)
+    return export(args.work, args.out, args.after) if args.cmd == "export" else report(args.key, args.labels)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from agent.critique.copies import CopyChecker, FieldIssue, contradicts_name, prose_fields, trim_at_sentence
-from agent.critique.findings import Finding, role_assumption, sentence_role
+from agent.critique.findings import Finding, is_role_assumption, role_assumption, sentence_role
 from agent.critique.schema import PROSE_CAPS
 from agent.critique.support import support_scores
 from agent.models import FALLACIES, NO_CLEAR_FALLACY, DissectionDraft, HiddenAssumption, PaperJob, QuoteCheck
@@ -108,6 +108,13 @@ def program_points(job: PaperJob, draft: DissectionDraft) -> DissectionDraft:
         if f"hidden_assumptions[{i}]" not in d.written_by_program:
             d.hidden_assumptions[i] = program_assumption(job, d, h.quote)
             d.written_by_program.append(f"hidden_assumptions[{i}]")
+    # a role's assumption is generic (judged weak or unsupported in 12 of 12 cases): it fills the field when the
+    # analysis has nothing better, and gives way when another assumption rests on a finding
+    found = [h for h in d.hidden_assumptions if not is_role_assumption(h)]
+    if found and len(found) < len(d.hidden_assumptions):
+        d.hidden_assumptions = found
+        d.written_by_program = [p for p in d.written_by_program if not p.startswith("hidden_assumptions")] + [
+            f"hidden_assumptions[{i}]" for i in range(len(found))]
     return d
 
 

@@ -186,6 +186,14 @@ def role_assumption(quote: str) -> HiddenAssumption:
     return HiddenAssumption(assumption=_pointed(assumption, key_phrases(quote)), quote=quote, if_false=if_false)
 
 
+def is_role_assumption(h: HiddenAssumption) -> bool:
+    """Whether an assumption is a role's (generic: what any step of that kind takes for granted)."""
+    return h.if_false in _ROLE_IF_FALSE
+
+
+_ROLE_IF_FALSE = frozenset(f for _, f in ROLE_FINDINGS.values())
+
+
 @dataclass(frozen=True)
 class Finding:
     """The analysis stage's view of a text, reduced to what fallback fields need."""

@@ -289,6 +289,14 @@ def test_small_models_choose_the_quotes_and_the_program_writes_the_points():
     assert d.core_fallacy.quote == CLAIM and "hasty generalization" in d.core_fallacy.explanation
     assert "One benchmark and one afternoon" not in d.core_fallacy.explanation
     assert all(h.assumption != "One trivia benchmark stands for every setting." for h in d.hidden_assumptions)
+    # a role's generic assumption gives way to one that rests on a finding
+    two = [{"assumption": "x", "quote": CLAIM, "if_false": "y"},
+           {"assumption": "x", "quote": "Judges were crowd workers recruited for one afternoon.", "if_false": "y"}]
+    job = _job()
+    check_draft(job, _draft(hidden_assumptions=two), narrow=True, final=False, last_word=True)
+    d = job.draft
+    assert [h.quote for h in d.hidden_assumptions] == [CLAIM] and "hidden_assumptions[0]" in d.written_by_program
+    assert d.hidden_assumptions[0].assumption.startswith(TYPE_FINDINGS["hasty generalization"][0][:-1])
     # a capable model's points are its own
     job = _job()
     check_draft(job, _draft(), narrow=False, final=False, last_word=True)
