@@ -123,8 +123,9 @@ _VERBS = frozenset("""design designs refuse refuses take takes taking make makes
 perform performs rely relies hold holds need needs seem seems remain remains become becomes keep keeps""".split())
 _METHOD = re.compile(r"\b(we|our)\s+(design|create|develop|generate|simulate|prompt|sample|recruit|annotate|label|"
                      r"elicit|deploy|present|introduce|examine|investigate|assess|benchmark|interview)\b", re.I)
-_COMPARISON = re.compile(r"\b(more|less|fewer|higher|lower|better|worse|than|twice|times|outperforms?|"
-                         r"matches|exceeds?)\b|\d", re.I)
+_COMPARISON = re.compile(r"\b(than|twice|times|outperforms?|exceeds?|gains?|concentrated)\b|\d", re.I)
+_INFERENCE = re.compile(r"\b(suggests?|indicates?|implies|appears? to|seems? to)\b", re.I)
+_FIRST_PERSON = re.compile(r"\b(we|our|ours)\b", re.I)
 _TOKEN = re.compile(r"[A-Za-z0-9][\w'’.%-]*[\w%]|[A-Za-z0-9]|[^\w\s]")
 NO_FINDING = ("The claims stay within what the reported evidence shows.",
               "The conclusions would need more support than the text gives.",
@@ -158,8 +159,10 @@ def sentence_role(sentence: str) -> str:
     if cues.roles == ["background"]:  # what the role lexicon leaves out: setups, hedged caveats, comparisons
         if _METHOD.search(sentence):
             return "method"
-        if "hedge" in cues.cues:
+        if "hedge" in cues.cues and _FIRST_PERSON.search(sentence):  # a caveat about the work itself
             return "limitation"
+        if _INFERENCE.search(sentence):  # "the advantage suggests that ...": a hedged conclusion
+            return "claim"
         if _COMPARISON.search(sentence):
             return "result"
     return next((r for r in ROLE_ORDER if r in cues.roles), "background")

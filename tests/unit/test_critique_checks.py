@@ -327,7 +327,11 @@ def test_a_type_assumption_points_at_the_whole_word_its_reason_cut_to_a_stem():
      "evidence reported"),
     ("We release the questions and the transcripts.", "release", "evidence reported"),
     ("Stronger adversaries with larger fine-tuning budgets may succeed where ours did not.", "limitation", "limits"),
+    ("A central concern is that humans may be unable to evaluate answers beyond their expertise.", "background",
+     "problem"),
     ("HelixRM is also more robust to overoptimisation than the baseline reward model.", "result", "measure"),
+    ("The modest advantage of tailoring suggests that personalisation adds limited persuasive power.", "claim",
+     "evidence reported"),
     ("Deceptive behaviour in deployed agents is an important safety problem.", "background", "problem"),
 ])
 def test_a_sound_step_gets_the_assumption_of_its_role(sentence, role, words):
