@@ -133,18 +133,36 @@ def run_dissect(rec: dict, clean: bool, settings, llm, work: Path, force: bool =
         return Outcome(rec["id"], clean, "(failed)", "", time.perf_counter() - t0, error=str(exc))
     dt = time.perf_counter() - t0
     res = outcome.result
-    d = res.dissection
-    core = d.core_fallacy
-    name = (core.name or "").strip().casefold()
-    said_none = bool(getattr(core, "no_clear_fallacy", False) or getattr(d, "no_clear_fallacy", False))
-    fallacy = None if said_none or name in NO_FALLACY_NAMES else name
-    prov = res.provenance
-    prose = [d.claims, core.explanation, d.social_function, d.verdict, d.lag_weighted_verdict]
-    quotes = [(f"{core.name}: {core.explanation}", core.quote)] if fallacy else []
-    quotes += [(f"{h.assumption} {h.if_false}", h.quote) for h in d.hidden_assumptions]
-    return Outcome(rec["id"], clean, fallacy, core.quote if fallacy else "", dt, prov.tokens_in, prov.tokens_out,
-                   dict(prov.stage_seconds), [p for p in prose if p], quotes,
-                   first_grounding=prov.first_pass_grounding)
+    d, prov = res.dissection.model_dump(), res.provenance
+    fallacy = named_fallacy(d)
+    return Outcome(rec["id"], clean, fallacy, d["core_fallacy"]["quote"] if fallacy else "", dt, prov.tokens_in,
+                   prov.tokens_out, dict(prov.stage_seconds), prose_fields(d),
+                   [(point, quote) for _, point, quote in quoted_points(d)], first_grounding=prov.first_pass_grounding)
+
+
+# ---- what a dissection says (its JSON form: a result file's "dissection", or DissectionDraft.model_dump()) -----
+def named_fallacy(d: dict) -> str | None:
+    """The core fallacy's name, casefolded, or None when the dissection names none."""
+    name = (d["core_fallacy"].get("name") or "").strip().casefold()
+    return None if name in NO_FALLACY_NAMES else name
+
+
+def quoted_points(d: dict) -> list[tuple[str, str, str]]:
+    """(field, point, quote) for every point the dissection backs with a quote: the core fallacy when it names one
+    (its point begins with its name) and each hidden assumption (with what follows if it is false). The support
+    figures are taken over these."""
+    core = d["core_fallacy"]
+    out = [("core_fallacy", f"{core['name']}: {core['explanation']}", core["quote"])] if named_fallacy(d) else []
+    out += [(f"hidden_assumptions[{i}]", f"{h['assumption']} {h['if_false']}", h["quote"])
+            for i, h in enumerate(d.get("hidden_assumptions") or [])]
+    return out
+
+
+def prose_fields(d: dict) -> list[str]:
+    """The non-empty prose fields whose copying the copy rate counts."""
+    core = d["core_fallacy"]
+    return [p for p in (d.get("claims"), core.get("explanation"), d.get("social_function"), d.get("verdict"),
+                        d.get("lag_weighted_verdict")) if p]
 
 
 def reuse_work_dir(work: Path) -> None:

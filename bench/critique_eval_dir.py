@@ -28,16 +28,12 @@ def outcomes(work: Path) -> list[ce.Outcome]:
         clean = stem.endswith("-clean")
         rid = stem[: -len("-clean")] if clean else stem
         d, prov = res["dissection"], res["provenance"]
-        core = d["core_fallacy"]
-        name = (core.get("name") or "").strip().casefold()
-        fallacy = None if name in ce.NO_FALLACY_NAMES or name == "no clear fallacy" else name
-        prose = [d.get("claims"), core.get("explanation"), d.get("social_function"), d.get("verdict"),
-                 d.get("lag_weighted_verdict")]
-        quotes = [(f"{core['name']}: {core['explanation']}", core["quote"])] if fallacy else []
-        quotes += [(f"{h['assumption']} {h['if_false']}", h["quote"]) for h in d.get("hidden_assumptions", [])]
-        out.append(ce.Outcome(rid, clean, fallacy, core["quote"] if fallacy else "", float(prov.get("seconds") or 0),
-                              prov.get("tokens_in", 0), prov.get("tokens_out", 0), dict(prov.get("stage_seconds", {})),
-                              [p for p in prose if p], quotes, first_grounding=prov.get("first_pass_grounding")))
+        fallacy = ce.named_fallacy(d)
+        out.append(ce.Outcome(rid, clean, fallacy, d["core_fallacy"]["quote"] if fallacy else "",
+                              float(prov.get("seconds") or 0), prov.get("tokens_in", 0), prov.get("tokens_out", 0),
+                              dict(prov.get("stage_seconds", {})), ce.prose_fields(d),
+                              [(point, quote) for _, point, quote in ce.quoted_points(d)],
+                              first_grounding=prov.get("first_pass_grounding")))
     return out
 
 

@@ -27,9 +27,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-NO_FALLACY = {"no clear fallacy", "none", ""}
+import critique_eval as ce  # noqa: E402
 
 
 def produced_pairs(work: Path) -> list[dict]:
@@ -41,15 +42,12 @@ def produced_pairs(work: Path) -> list[dict]:
         text = Path(res["scan"]["source_id"])
         text = text if text.is_file() else work / "papers" / text.name
         abstract = text.read_text() if text.is_file() else ""
-        core = d["core_fallacy"]
-        if (core.get("name") or "").strip().casefold() not in NO_FALLACY:
-            rows.append({"source": text.stem, "abstract": abstract, "field": "core_fallacy",
-                         "point": f"{core['name']}: {core['explanation']}", "quote": core["quote"],
-                         "by_program": bool({"core_fallacy", "core_fallacy.explanation"} & program)})
-        for i, h in enumerate(d.get("hidden_assumptions") or []):
-            rows.append({"source": text.stem, "abstract": abstract, "field": "hidden_assumption",
-                         "point": f"{h['assumption']} {h['if_false']}", "quote": h["quote"],
-                         "by_program": f"hidden_assumptions[{i}]" in program})
+        for where, point, quote in ce.quoted_points(d):
+            core = where == "core_fallacy"
+            rows.append({"source": text.stem, "abstract": abstract,
+                         "field": "core_fallacy" if core else "hidden_assumption", "point": point, "quote": quote,
+                         "by_program": bool({"core_fallacy", "core_fallacy.explanation"} & program) if core
+                         else where in program})
     return [r for r in rows if r["quote"]]
 
 
