@@ -127,10 +127,9 @@ _COMPARISON = re.compile(r"\b(than|twice|times|outperforms?|exceeds?|gains?|conc
 _INFERENCE = re.compile(r"\b(suggests?|indicates?|implies|appears? to|seems? to)\b", re.I)
 _FIRST_PERSON = re.compile(r"\b(we|our|ours)\b", re.I)
 _TOKEN = re.compile(r"[A-Za-z0-9][\w'’.%-]*[\w%]|[A-Za-z0-9]|[^\w\s]")
-NO_FINDING = ("The claims stay within what the reported evidence shows.",
-              "The conclusions would need more support than the text gives.",
-              "No step was found that depends on a fast-moving assumption, so the judgement should hold as the field "
-              "moves, unless new results contradict the reported evidence.")
+# the lag-weighted verdict when no step is clearly weak (a sound text's assumptions come from ROLE_FINDINGS)
+NO_FINDING_LAG = ("No step was found that depends on a fast-moving assumption, so the judgement should hold as the "
+                  "field moves, unless new results contradict the reported evidence.")
 
 
 def key_phrases(sentence: str, k: int = 2, max_words: int = 4) -> list[str]:
@@ -238,9 +237,6 @@ class Finding:
     def clear(self) -> bool:
         return self.fallacy in TYPE_FINDINGS
 
-    def _type(self) -> tuple[str, str, str]:
-        return TYPE_FINDINGS.get(self.fallacy, NO_FINDING)
-
     def _flagged(self) -> str:
         article = "an" if self.fallacy[:1] in "aeiou" else "a"
         if not self.reason:  # the type is the critic's, not the analysis' (which gave this sentence no such reading)
@@ -285,7 +281,7 @@ class Finding:
                 "the evidence it reports.")
 
     def lag_weighted_verdict(self) -> str:
-        return self._type()[2]
+        return TYPE_FINDINGS[self.fallacy][2] if self.clear else NO_FINDING_LAG
 
     def assumption(self, quote: str = "") -> HiddenAssumption:
         """The type's assumption when the analysis finds `quote` (default: the finding's sentence) clearly weak in
@@ -293,7 +289,7 @@ class Finding:
         quote = quote or self.sentence
         if not (self.clear and quote == self.sentence and self.reason and self.score >= self.threshold):
             return role_assumption(quote)
-        assumption, if_false, _ = self._type()
+        assumption, if_false, _ = TYPE_FINDINGS[self.fallacy]
         phrases = [_whole_word(p, quote) for p in
                    dict.fromkeys(re.findall(r"\u201c([^\u201d]{2,60})\u201d", self.reason))][:3]
         return HiddenAssumption(assumption=_pointed(assumption, phrases or key_phrases(quote)), quote=quote,

@@ -286,7 +286,7 @@ class CriticPass(_Base):
         if kept:
             d.hidden_assumptions = kept
         else:  # the critic dropped every assumption: the program's own stands in, labelled
-            d.hidden_assumptions = []
+            d.hidden_assumptions = []  # none is kept, so no sentence counts as already used
             d.hidden_assumptions = [program_assumption(job, d, d.core_fallacy.quote)]
             d.written_by_program = [p for p in d.written_by_program if not p.startswith("hidden_assumptions")]
             d.written_by_program.append("hidden_assumptions[0]")
