@@ -114,7 +114,11 @@ def main() -> int:
     r.add_argument("key", type=Path)
     r.add_argument("labels", type=Path)
     args = ap.parse_args()
-    return export(args.work, args.out, args.after) if args.cmd == "export" else report(args.key, args.labels)
+    try:
+        return export(args.work, args.out, args.after) if args.cmd == "export" else report(args.key, args.labels)
+    except (OSError, ValueError, KeyError) as exc:  # a missing file, a line that is not JSON, a row without a field
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
