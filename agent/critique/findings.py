@@ -188,6 +188,19 @@ def role_assumption(quote: str) -> HiddenAssumption:
     return HiddenAssumption(assumption=_pointed(assumption, key_phrases(quote)), quote=quote, if_false=if_false)
 
 
+def opening_problem(analysis: dict | None, title: str = "") -> str:
+    """The sentence that states the problem the work answers: the first of the text's first two sentences (the
+    title aside) that reads as background, without first person. "" when the text opens otherwise.
+
+    Why this sentence: judged blind on test2, what a sound text's motivation takes for granted was supported on
+    such opening sentences in 9 of 12 cases, and the other roles' assumptions in 0 of 20 (a careful text states
+    the limits of its conclusions and measures itself, so there is nothing hidden to point at)."""
+    opening = [s["text"] for s in (analysis or {}).get("sentences") or []
+               if len(s["text"].split()) >= 6 and s["text"].rstrip()[-1:] in ".?!" and s["text"] != title.strip()
+               and not s["text"].startswith("#")][:2]
+    return next((s for s in opening if sentence_role(s) == "background" and not _FIRST_PERSON.search(s)), "")
+
+
 def is_role_assumption(h: HiddenAssumption) -> bool:
     """Whether an assumption is a role's (generic: what any step of that kind takes for granted)."""
     return h.if_false in _ROLE_IF_FALSE

@@ -7,9 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from agent.critique.checks import check_draft, prompt_static_text
+from agent.critique.checks import check_draft, program_assumption, prompt_static_text
 from agent.critique.copies import CopyChecker, looping, trim_at_sentence
-from agent.critique.findings import ROLE_FINDINGS, TYPE_FINDINGS, Finding, key_phrases, role_assumption, sentence_role
+from agent.critique.findings import (
+    ROLE_FINDINGS,
+    TYPE_FINDINGS,
+    Finding,
+    key_phrases,
+    opening_problem,
+    role_assumption,
+    sentence_role,
+)
 from agent.critique.schema import TYPES, budget_caps, dissection_schema, narrow_core_choices, ordered_names
 from agent.critique.support import score_support, support_rate, support_scores
 from agent.models import NO_CLEAR_FALLACY, DissectionDraft, Paper, PaperJob, QuoteCheck, SourceRef
@@ -352,3 +360,39 @@ def test_a_type_assumption_needs_a_clear_finding_on_that_sentence():
     below = Finding(sentence=CLAIM, fallacy=f.fallacy, score=f.threshold / 2, reason=f.reason,
                     threshold=f.threshold, n_sentences=f.n_sentences, roles=f.roles)
     assert not below.assumption().assumption.startswith(TYPE_FINDINGS[f.fallacy][0][:-1])
+
+
+SOUND = ["Probing the Internals of Refusal",
+         "Safety fine-tuning teaches open-weight language models to refuse harmful requests, but how it changes "
+         "their internals remains unclear.",
+         "We train linear probes on the residual stream of three models.",
+         "Probes separate harmful from harmless requests with 94% accuracy in middle layers.",
+         "These results hold for the three models we tested and may not extend to larger ones."]
+
+
+def test_a_sound_texts_assumption_is_what_its_opening_problem_statement_takes_for_granted():
+    """Judged blind, a careful text's result, method and caveat sentences left its role assumptions nothing to
+    point at (0 of 20 supported), its opening problem statement did (9 of 12): the program's assumption for a
+    text with no clear finding goes there, whichever sentence the small model chose."""
+    analysis = {"candidates": [], "no_clear_fallacy": True, "threshold": 0.5,
+                "sentences": [{"text": t, "roles": []} for t in SOUND]}
+    assert opening_problem(analysis, SOUND[0]) == SOUND[1]
+    paper = Paper(ref=SourceRef(kind="file", locator="/x.md"), title=SOUND[0], text="\n\n".join(SOUND),
+                  text_origin="markdown")
+    job = PaperJob(source="/x.md", paper=paper, analysis=analysis)
+    draft = _draft(core_quote=SOUND[3], hidden_assumptions=[{"assumption": "x", "quote": SOUND[2], "if_false": "y"}])
+    draft.core_fallacy.name = NO_CLEAR_FALLACY
+    h = program_assumption(job, draft, SOUND[2])
+    assert h.quote == SOUND[1] and h.assumption.startswith(ROLE_FINDINGS["background"][0][:-1])
+    # a text that opens with its own method has no problem statement to point at: the quoted sentence's role
+    first_person = {**analysis, "sentences": analysis["sentences"][:1] + analysis["sentences"][2:]}
+    assert opening_problem(first_person, SOUND[0]) == ""
+    h = program_assumption(job.model_copy(update={"analysis": first_person}), draft, SOUND[3])
+    assert h.quote == SOUND[3] and h.assumption.startswith(ROLE_FINDINGS[sentence_role(SOUND[3])][0][:-1])
+    # a clear finding on a sentence that is neither the core's nor the strongest gets no type template
+    cands = [{"sentence": SOUND[4], "fallacy": "hasty generalization", "score": 0.9, "reason": "r"},
+             {"sentence": SOUND[3], "fallacy": "equivocation", "score": 0.8, "reason": "a term (\u201caccuracy\u201d)"}]
+    flagged = {**analysis, "candidates": cands, "no_clear_fallacy": False}
+    draft.core_fallacy.quote, draft.core_fallacy.name = SOUND[4], "hasty generalization"
+    h = program_assumption(job.model_copy(update={"analysis": flagged}), draft, SOUND[3])
+    assert h.quote == SOUND[4] and h.assumption.startswith(TYPE_FINDINGS["hasty generalization"][0][:-1])
