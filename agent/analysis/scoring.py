@@ -218,7 +218,16 @@ def reason(fallacy: str, c: Ctx) -> str:
         "equivocation": [("redefinition", "a term is used in a narrow sense ({})")],
         "motte and bailey": [("retreat", "a bold claim defended by retreating to a modest one ({})")],
     }
-    bits = [tmpl.format(_quoted(q(fam))) for fam, tmpl in parts.get(fallacy, []) if q(fam)]
+    # the first family is the type's signature and must be in this sentence; the others may be evidence stated
+    # in the sentences before it (a small sample, a stated target), and say so: a reader looking for the quoted
+    # words in this sentence would not find them
+    bits = []
+    for k, (fam, tmpl) in enumerate(parts.get(fallacy, [])):
+        own = c.here.phrase(fam)
+        if own:
+            bits.append(tmpl.format(_quoted(own)))
+        elif k and q(fam):
+            bits.append(tmpl.format(_quoted(q(fam)) + " earlier"))
     if fallacy == "equivocation" and c.here.repeated_terms:
         bits.insert(0, f"the term \u201c{c.here.repeated_terms[0]}\u2026\u201d carries two senses in one inference")
     if not bits:

@@ -109,7 +109,8 @@ ROLE_FINDINGS: dict[str, tuple[str, str]] = {
     "limitation": ("The limits named here are the ones that matter for the conclusions.",
                    "A limit left unstated could narrow the conclusions further than the text admits."),
     "background": ("The problem described is as real and pressing as the text presents it.",
-                   "The work's motivation weakens, though its results may still stand."),
+                   "If it is overstated, the work answers a smaller problem than it presents, though its results may "
+                   "still stand."),
 }
 ROLE_ORDER = ("claim", "result", "method", "limitation", "background")
 _PHRASE_STOP = frozenset("""a an the of to in on and or is are was were be been being that this these those it its for
@@ -126,6 +127,11 @@ _METHOD = re.compile(r"\b(we|our)\s+(design|create|develop|generate|simulate|pro
 _COMPARISON = re.compile(r"\b(than|twice|times|outperforms?|exceeds?|gains?|concentrated)\b|\d", re.I)
 _INFERENCE = re.compile(r"\b(suggests?|indicates?|implies|appears? to|seems? to)\b", re.I)
 _FIRST_PERSON = re.compile(r"\b(we|our|ours)\b", re.I)
+# where a motivating sentence turns from what it takes as given to the gap it opens
+_TURN = re.compile(r",\s+(but|yet|although|though|whereas|while|raising|leaving|which|so that|making)\b|"
+                   r",\s+(a|an|the) (problem|property|question|concern|gap) (that|which)\b|"
+                   r",\s+on the premise\b|;|:\s|\s[\u2013\u2014-]\s", re.I)
+PREMISE_WORDS = (5, 24)  # a premise shorter than this says nothing; a longer one is not quoted in a point
 _TOKEN = re.compile(r"[A-Za-z0-9][\w'’.%-]*[\w%]|[A-Za-z0-9]|[^\w\s]")
 # the lag-weighted verdict when no step is clearly weak (a sound text's assumptions come from ROLE_FINDINGS)
 NO_FINDING_LAG = ("No step was found that depends on a fast-moving assumption, so the judgement should hold as the "
@@ -179,13 +185,26 @@ def _pointed(text: str, phrases: list[str]) -> str:
     return f"{text[:-1]} (here: {', '.join(f'“{p}”' for p in phrases)})." if phrases else text
 
 
+def premise(sentence: str) -> str:
+    """The premise a motivating sentence states before it turns to the gap or the question it opens ("X is the
+    backbone of most pipelines, yet ..." -> "X is the backbone of most pipelines"); "" when that is too short or
+    too long to quote in a point."""
+    m = _TURN.search(sentence)
+    clause = (sentence[:m.start()] if m else sentence).strip().rstrip(".?!")
+    return clause if PREMISE_WORDS[0] <= len(clause.split()) <= PREMISE_WORDS[1] else ""
+
+
 def role_assumption(quote: str) -> HiddenAssumption:
     """What a step with no clear flaw takes for granted, from its role, pointed at the sentence's own words (a
     release sentence takes nothing for granted about the argument: it gets the claim's assumption, which the
-    support check then finds unsupported there)."""
+    support check then finds unsupported there). A motivating sentence's is its premise, quoted: judged blind, the
+    generic "the problem is as real as presented" read as fitting almost any abstract."""
     role = sentence_role(quote)
     assumption, if_false = ROLE_FINDINGS["claim" if role == "release" else role]
-    return HiddenAssumption(assumption=_pointed(assumption, key_phrases(quote)), quote=quote, if_false=if_false)
+    said = premise(quote) if role == "background" else ""
+    text = f"The text takes this premise as given: \u201c{said}\u201d." if said else _pointed(assumption,
+                                                                                             key_phrases(quote))
+    return HiddenAssumption(assumption=text, quote=quote, if_false=if_false)
 
 
 def opening_problem(analysis: dict | None, title: str = "") -> str:
@@ -303,8 +322,10 @@ class Finding:
         if not (self.clear and quote == self.sentence and self.reason and self.score >= self.threshold):
             return role_assumption(quote)
         assumption, if_false, _ = TYPE_FINDINGS[self.fallacy]
-        phrases = [_whole_word(p, quote) for p in
-                   dict.fromkeys(re.findall(r"\u201c([^\u201d]{2,60})\u201d", self.reason))][:3]
+        # the words that showed it, as far as they are in this sentence (a reason may cite evidence stated earlier)
+        phrases = [w for w in (_whole_word(p, quote) for p in
+                               dict.fromkeys(re.findall(r"\u201c([^\u201d]{2,60})\u201d", self.reason)))
+                   if w.casefold() in quote.casefold()][:3]
         return HiddenAssumption(assumption=_pointed(assumption, phrases or key_phrases(quote)), quote=quote,
                                 if_false=if_false)
 

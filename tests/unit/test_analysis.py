@@ -11,7 +11,7 @@ from agent.analysis import Analysis, analyse_text
 from agent.analysis.analyse import LEXICAL_THRESHOLD
 from agent.analysis.cues import CUE_FAMILIES, echoed_terms, find_cues
 from agent.analysis.head import CLASSES, HEAD_PATH, Head, feature_matrix, load_head, read_head
-from agent.analysis.scoring import TYPES, contexts, lexical_scores
+from agent.analysis.scoring import TYPES, contexts, lexical_scores, reason
 from agent.models import FALLACIES
 from agent.text.sentences import first_sentence, sentence_texts, split_sentences
 
@@ -156,6 +156,20 @@ def test_planted_flaw_ranks_first_and_clean_text_has_no_clear_fallacy(head):
     assert "universal" in flawed.candidates[0].reason or "broad claim" in flawed.candidates[0].reason
     clean = analyse_text(ABSTRACT.format(flaw=CLEAN), head=head)
     assert clean.no_clear_fallacy and all(c.score < clean.threshold for c in clean.candidates)
+
+
+def test_a_reason_quotes_its_own_sentence_and_marks_evidence_stated_earlier():
+    """A reason is read as being about its sentence: the type's signature words must be there; evidence from the
+    sentences before (a small sample) may be cited, marked "earlier"."""
+    texts = ["Language models are said to store facts in their weights.",
+             "We probe a single model, Llama-2-13B-Chat, on twelve factual questions.",
+             "Facts are therefore stored linearly in all language models."]
+    ctxs = contexts([find_cues(t) for t in texts], "")
+    probe = reason("hasty generalization", ctxs[1])  # its broad claim would be the first sentence's words
+    assert "Language models" not in probe and probe.startswith("from a small sample (\u201ca single model\u201d)")
+    last = reason("hasty generalization", ctxs[2])
+    assert last == ("a broad claim (\u201call language\u201d); from a small sample (\u201ca single model\u201d "
+                    "earlier)")
 
 
 def test_planted_flaws_of_several_types_rank_in_the_top_three():

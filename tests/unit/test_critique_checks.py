@@ -15,6 +15,7 @@ from agent.critique.findings import (
     Finding,
     key_phrases,
     opening_problem,
+    premise,
     role_assumption,
     sentence_role,
 )
@@ -345,8 +346,28 @@ def test_a_type_assumption_points_at_the_whole_word_its_reason_cut_to_a_stem():
 def test_a_sound_step_gets_the_assumption_of_its_role(sentence, role, words):
     assert sentence_role(sentence) == role
     h = role_assumption(sentence)
-    assert words in h.assumption and h.quote == sentence and "(here: “" in h.assumption
+    assert h.quote == sentence
+    if role == "background":  # a motivating sentence's premise, quoted
+        assert h.assumption == f"The text takes this premise as given: \u201c{sentence[:-1]}\u201d."
+        assert h.if_false == ROLE_FINDINGS["background"][1]
+        return
+    assert words in h.assumption and "(here: “" in h.assumption
     assert h.assumption.startswith(ROLE_FINDINGS["claim" if role == "release" else role][0][:-1])
+
+
+@pytest.mark.parametrize("sentence, said", [
+    ("Reward models trained on human preferences are the backbone of most alignment pipelines, yet they are "
+     "trained on sparse labels.", "Reward models trained on human preferences are the backbone of most alignment "
+                                  "pipelines"),
+    ("Safety fine-tuning is the main mechanism by which open models learn to refuse, but how deeply it reshapes "
+     "them remains unclear.", "Safety fine-tuning is the main mechanism by which open models learn to refuse"),
+    ("Chain-of-thought monitoring has been proposed as a safety measure, on the premise that written reasoning "
+     "reflects the answer's causes.", "Chain-of-thought monitoring has been proposed as a safety measure"),
+    ("Models lie.", ""),  # too short to say anything
+    ("A " + "very " * 30 + "long opening sentence.", ""),  # too long to quote in a point
+])
+def test_a_premise_is_what_a_motivating_sentence_states_before_it_turns_to_its_gap(sentence, said):
+    assert premise(sentence) == said
 
 
 def test_a_type_assumption_needs_a_clear_finding_on_that_sentence():
@@ -383,7 +404,9 @@ def test_a_sound_texts_assumption_is_what_its_opening_problem_statement_takes_fo
     draft = _draft(core_quote=SOUND[3], hidden_assumptions=[{"assumption": "x", "quote": SOUND[2], "if_false": "y"}])
     draft.core_fallacy.name = NO_CLEAR_FALLACY
     h = program_assumption(job, draft, SOUND[2])
-    assert h.quote == SOUND[1] and h.assumption.startswith(ROLE_FINDINGS["background"][0][:-1])
+    assert h.quote == SOUND[1] and h.assumption == ("The text takes this premise as given: \u201cSafety "
+                                                    "fine-tuning teaches open-weight language models to refuse "
+                                                    "harmful requests\u201d.")
     # a text that opens with its own method has no problem statement to point at: the quoted sentence's role
     first_person = {**analysis, "sentences": analysis["sentences"][:1] + analysis["sentences"][2:]}
     assert opening_problem(first_person, SOUND[0]) == ""
