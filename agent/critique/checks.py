@@ -95,8 +95,11 @@ def program_assumption(job: PaperJob, draft: DissectionDraft, quote: str) -> Hid
     used = {h.quote for h in draft.hidden_assumptions}
     if core.clear and core.sentence and core.sentence not in used:
         return core.assumption(core.sentence)
+    # a quote not found among the source's sentences stays where the model put it, so the report marks it
+    # unverified rather than the program quietly moving the point to a sentence of its own choosing
+    sentences = {" ".join(s["text"].split()) for s in a.get("sentences") or []}
     opening = opening_problem(a, job.paper.title if job.paper else "")
-    if opening:
+    if opening and " ".join(quote.split()) in sentences:
         return role_assumption(opening)
     if sentence_role(quote) == "release":
         top = (cands or [{"sentence": ""}])[0]["sentence"]

@@ -407,6 +407,9 @@ def test_a_sound_texts_assumption_is_what_its_opening_problem_statement_takes_fo
     assert h.quote == SOUND[1] and h.assumption == ("The text takes this premise as given: \u201cSafety "
                                                     "fine-tuning teaches open-weight language models to refuse "
                                                     "harmful requests\u201d.")
+    # a quote the source does not have stays where the model put it (the report marks it unverified)
+    invented = "Probes are known to be perfect detectors of every concept."
+    assert program_assumption(job, draft, invented).quote == invented
     # a text that opens with its own method has no problem statement to point at: the quoted sentence's role
     first_person = {**analysis, "sentences": analysis["sentences"][:1] + analysis["sentences"][2:]}
     assert opening_problem(first_person, SOUND[0]) == ""
