@@ -95,11 +95,11 @@ def program_assumption(job: PaperJob, draft: DissectionDraft, quote: str) -> Hid
     used = {h.quote for h in draft.hidden_assumptions}
     if core.clear and core.sentence and core.sentence not in used:
         return core.assumption(core.sentence)
-    # a quote not found among the source's sentences stays where the model put it, so the report marks it
-    # unverified rather than the program quietly moving the point to a sentence of its own choosing
-    sentences = {" ".join(s["text"].split()) for s in a.get("sentences") or []}
-    opening = opening_problem(a, job.paper.title if job.paper else "")
-    if opening and " ".join(quote.split()) in sentences:
+    # a quote that is none of the analysed sentences (an invented one, which the report marks unverified, or one
+    # outside the fitted text) stays where the model put it: the program does not quietly move the point
+    analysed = {" ".join(s["text"].split()) for s in a.get("sentences") or []}
+    opening = opening_problem(a, job.paper.title if job.paper else "") if " ".join(quote.split()) in analysed else ""
+    if opening:
         return role_assumption(opening)
     if sentence_role(quote) == "release":
         top = (cands or [{"sentence": ""}])[0]["sentence"]
