@@ -15,7 +15,15 @@ from __future__ import annotations
 import re
 
 from agent.critique.copies import CopyChecker, FieldIssue, contradicts_name, prose_fields, trim_at_sentence
-from agent.critique.findings import Finding, is_role_assumption, opening_problem, role_assumption, sentence_role
+from agent.critique.findings import (
+    Finding,
+    is_role_assumption,
+    limit_assumption,
+    opening_problem,
+    role_assumption,
+    sentence_role,
+    stated_limit,
+)
 from agent.critique.schema import PROSE_CAPS
 from agent.critique.support import support_scores
 from agent.models import FALLACIES, NO_CLEAR_FALLACY, DissectionDraft, HiddenAssumption, PaperJob, QuoteCheck
@@ -83,7 +91,8 @@ def program_assumption(job: PaperJob, draft: DissectionDraft, quote: str) -> Hid
        texts). A clear finding on any other sentence does not get one: such secondary templates were supported
        in 0 of 4 cases;
     2. the core fallacy's, when the core is clear and no other assumption quotes its sentence;
-    3. what the text's opening problem statement takes for granted (findings.opening_problem), else what the
+    3. where the text states a limit of its own claim (findings.stated_limit): the assumption it declines;
+    4. what the text's opening problem statement takes for granted (findings.opening_problem), else what the
        quoted sentence's role does (a release sentence gives way to the core's or the top candidate's)."""
     a = job.analysis or {}
     threshold = float(a.get("threshold", 1.0))
@@ -98,9 +107,15 @@ def program_assumption(job: PaperJob, draft: DissectionDraft, quote: str) -> Hid
     # a quote that is none of the analysed sentences (an invented one, which the report marks unverified, or one
     # outside the fitted text) stays where the model put it: the program does not quietly move the point
     analysed = {" ".join(s["text"].split()) for s in a.get("sentences") or []}
-    opening = opening_problem(a, job.paper.title if job.paper else "") if " ".join(quote.split()) in analysed else ""
-    if opening:
-        return role_assumption(opening)
+    if " ".join(quote.split()) in analysed:
+        title = job.paper.title if job.paper else ""
+        limit = stated_limit(a, title)
+        others = {h.quote for h in draft.hidden_assumptions} - {quote}
+        if limit and (quote == limit or limit not in others):  # one entry per limit: where the model quoted it
+            return limit_assumption(limit)
+        opening = opening_problem(a, title)
+        if opening:
+            return role_assumption(opening)
     if sentence_role(quote) == "release":
         top = (cands or [{"sentence": ""}])[0]["sentence"]
         quote = draft.core_fallacy.quote or top or quote

@@ -13,11 +13,13 @@ from agent.critique.findings import (
     ROLE_FINDINGS,
     TYPE_FINDINGS,
     Finding,
+    is_role_assumption,
     key_phrases,
     opening_problem,
     premise,
     role_assumption,
     sentence_role,
+    stated_limit,
 )
 from agent.critique.schema import TYPES, budget_caps, dissection_schema, narrow_core_choices, ordered_names
 from agent.critique.support import score_support, support_rate, support_scores
@@ -391,10 +393,10 @@ SOUND = ["Probing the Internals of Refusal",
          "These results hold for the three models we tested and may not extend to larger ones."]
 
 
-def test_a_sound_texts_assumption_is_what_its_opening_problem_statement_takes_for_granted():
-    """Judged blind, a careful text's result, method and caveat sentences left its role assumptions nothing to
-    point at (0 of 20 supported), its opening problem statement did (9 of 12): the program's assumption for a
-    text with no clear finding goes there, whichever sentence the small model chose."""
+def test_a_sound_texts_assumption_is_its_stated_limit_else_its_opening_premise():
+    """With no clear finding, the program's assumption goes where the text bounds its own claim (a panel found
+    every template point on sound texts weak at best, most often because the text "already guards against" it),
+    else to the premise of its opening problem statement, whichever sentence the small model chose."""
     analysis = {"candidates": [], "no_clear_fallacy": True, "threshold": 0.5,
                 "sentences": [{"text": t, "roles": []} for t in SOUND]}
     assert opening_problem(analysis, SOUND[0]) == SOUND[1]
@@ -403,6 +405,14 @@ def test_a_sound_texts_assumption_is_what_its_opening_problem_statement_takes_fo
     job = PaperJob(source="/x.md", paper=paper, analysis=analysis)
     draft = _draft(core_quote=SOUND[3], hidden_assumptions=[{"assumption": "x", "quote": SOUND[2], "if_false": "y"}])
     draft.core_fallacy.name = NO_CLEAR_FALLACY
+    # where the text bounds its own claim, that is the point (the opening's "remains unclear" is its gap, not a limit)
+    assert stated_limit(analysis, SOUND[0]) == SOUND[4]
+    h = program_assumption(job, draft, SOUND[2])
+    assert h.quote == SOUND[4] and h.assumption.startswith("Not hidden: the text states this limit")
+    assert "\u201cmay not extend\u201d" in h.assumption and not is_role_assumption(h)
+    no_limit = {**analysis, "sentences": analysis["sentences"][:4]}
+    assert stated_limit(no_limit, SOUND[0]) == ""
+    job = job.model_copy(update={"analysis": no_limit})
     h = program_assumption(job, draft, SOUND[2])
     assert h.quote == SOUND[1] and h.assumption == ("The text takes this premise as given: \u201cSafety "
                                                     "fine-tuning teaches open-weight language models to refuse "
@@ -411,7 +421,7 @@ def test_a_sound_texts_assumption_is_what_its_opening_problem_statement_takes_fo
     invented = "Probes are known to be perfect detectors of every concept."
     assert program_assumption(job, draft, invented).quote == invented
     # a text that opens with its own method has no problem statement to point at: the quoted sentence's role
-    first_person = {**analysis, "sentences": analysis["sentences"][:1] + analysis["sentences"][2:]}
+    first_person = {**analysis, "sentences": analysis["sentences"][:1] + analysis["sentences"][2:4]}
     assert opening_problem(first_person, SOUND[0]) == ""
     h = program_assumption(job.model_copy(update={"analysis": first_person}), draft, SOUND[3])
     assert h.quote == SOUND[3] and h.assumption.startswith(ROLE_FINDINGS[sentence_role(SOUND[3])][0][:-1])
