@@ -16,7 +16,7 @@ import numpy as np
 from agent.analysis.cues import SentenceCues, find_cues
 from agent.analysis.head import Head, feature_matrix, load_head
 from agent.analysis.result import Analysis, Candidate, SentenceLabel
-from agent.analysis.scoring import TYPES, Ctx, contexts, lexical_scores, reason
+from agent.analysis.scoring import TYPES, Ctx, contexts, lexical_scores, reason, type_allowed
 from agent.text.sentences import Sentence, split_sentences
 
 LEXICAL_THRESHOLD = 0.4  # only when the head file is missing; `python -m agent.analysis.train` prints it
@@ -36,18 +36,20 @@ def _is_candidate(s: Sentence, cues: SentenceCues) -> bool:
     return s.kind in ("sentence", "bullet") and len(s.text.split()) >= MIN_WORDS and "release" not in cues.roles
 
 
-def score_sentences(texts: list[str], ctxs: list[Ctx], head: Head | None,
-                    only: list[int] | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+def score_sentences(texts: list[str], ctxs: list[Ctx], head: Head | None, only: list[int] | None = None,
+                    allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
     """(weakness (n,), type scores (n, len(TYPES)), threshold), all in [0, 1]. With `only`, the head scores just
-    those sentences (embedding is the costly part); the others keep their lexical scores."""
-    lex = lexical_scores(ctxs)
-    weak = lex.max(axis=1) if lex.size else np.zeros(len(texts))
+    those sentences (embedding is the costly part); the others keep their lexical scores. `allowed` masks the
+    types each sentence cannot be (scoring.type_allowed; the texts must then be consecutive sentences)."""
+    raw = lexical_scores(ctxs)  # the head's features are the unmasked scores it was trained on
+    lex = raw if allowed is None else raw * allowed
+    weak = lex.max(axis=1) if lex.size else np.zeros(len(texts))  # the lexical path: its best allowed type
     rows = list(range(len(texts))) if only is None else only
     if head is None or not rows:
         return weak, lex, LEXICAL_THRESHOLD if head is None else head.threshold
     chosen = [texts[i] for i in rows]
-    head_weak, head_types = head.scores(feature_matrix(_embedder()(chosen), [ctxs[i] for i in rows], lex[rows],
-                                                       chosen), lex[rows])
+    features = feature_matrix(_embedder()(chosen), [ctxs[i] for i in rows], raw[rows], chosen)
+    head_weak, head_types = head.scores(features, raw[rows], None if allowed is None else allowed[rows])
     types = lex.copy()
     weak[rows], types[rows] = head_weak, head_types
     return weak, types, head.threshold
@@ -61,7 +63,8 @@ def analyse_text(text: str, *, title: str = "", top_k: int = 8, head: Head | Non
     ctxs = contexts(cues, title)
     chosen = load_head() if head is True else (head or None)
     eligible = [i for i, s in enumerate(sentences) if _is_candidate(s, cues[i])]
-    weak, types, threshold = score_sentences([s.clean for s in sentences], ctxs, chosen, only=eligible)
+    texts = [s.clean for s in sentences]
+    weak, types, threshold = score_sentences(texts, ctxs, chosen, only=eligible, allowed=type_allowed(texts))
     labels = [SentenceLabel(index=i, text=s.clean, start=s.start, end=s.end, roles=c.roles, cues=sorted(c.cues))
               for i, (s, c) in enumerate(zip(sentences, cues, strict=True))]
     ranked: list[Candidate] = []

@@ -97,13 +97,24 @@ class Head:
         p = self.probabilities(features)
         return p[:, [self.classes.index(t) for t in TYPES]]
 
-    def scores(self, features: np.ndarray, lex: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def scores(self, features: np.ndarray, lex: np.ndarray, allowed: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
         """(weakness (n,), type scores (n, len(TYPES))) for sentences with these features and lexical scores.
 
         Why two numbers: whether a step is weak at all and which kind of weakness it is are different questions.
         The head's 1 - P(none) pools the evidence of every type, so a flawed sentence whose probability is split
-        between two types still stands out; ranking by the best single type probability hid such sentences."""
-        return blend_scores(self.type_probabilities(features), lex, self.blend, self.type_blend)
+        between two types still stands out; ranking by the best single type probability hid such sentences.
+        `allowed` (n, len(TYPES)) masks the types each sentence cannot be (scoring.type_allowed)."""
+        probs = self.type_probabilities(features)
+        if allowed is None:
+            return blend_scores(probs, lex, self.blend, self.type_blend)
+        _, types = blend_scores(probs * allowed, lex * allowed, self.blend, self.type_blend)
+        # a weakness that rests mainly on a type the sentence cannot be is discounted by that type's share; one
+        # that rests mainly on another type keeps its whole weight ("Pause advocates want to halt all progress":
+        # a straw man whose "want" also draws some anthropomorphism)
+        gate = np.where(allowed[np.arange(len(probs)), probs.argmax(axis=1)][:, None], True, allowed)
+        weak, _ = blend_scores(probs * gate, lex * gate, self.blend, self.type_blend)
+        return weak, types
 
     def save(self, path: Path) -> None:
         tmp = path.with_name(path.name + ".tmp.npz")

@@ -8,6 +8,7 @@ not the weak step. The learned head (agent.analysis.head) takes these scores as 
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -175,6 +176,28 @@ assert set(RULES) == set(TYPES), "every taxonomy type needs a rule"
 
 def contexts(cues: list[SentenceCues], title: str = "") -> list[Ctx]:
     return [Ctx(c, cues[max(0, i - CONTEXT):i], title) for i, c in enumerate(cues)]
+
+
+# a model, system or agent named in a sentence or the one before it, by a common noun or a model-like name
+# ("Llama-2-13B", "HelixRM", "GPT-4o"); pronouns do not count: "It argues a deliberately overconfident position"
+# is an essay's note on itself. Every anthropomorphism sentence of the data names one (104 of 104).
+_AGENT_NOUN = re.compile(r"\b(models?|systems?|agents?|AIs?|LLMs?|assistants?|networks?|polic(y|ies)|chatbots?|"
+                         r"transformers?|classifiers?|monitors?|optimi[sz]ers?|checkpoints?|learners?|machines?|"
+                         r"algorithms?|bots?|organisms?|generators?|engines?|planners?|reasoners?|predictors?|"
+                         r"robots?)\b", re.I)
+_AGENT_NAME = re.compile(r"\b[A-Z][\w-]*\d[\w-]*\b|\b[A-Z][a-z]+[A-Z]\w*\b|\b[A-Z]{2,}\w*\b")
+
+
+def type_allowed(texts: list[str]) -> np.ndarray:
+    """(n, len(TYPES)) bool: the types a sentence can be, given what it is about. Anthropomorphism reads intent
+    into a model's behaviour, so a sentence that names no model or system (nor does the one before it) cannot be
+    one, whatever its words of intent ("deliberately", "wants")."""
+    allowed = np.ones((len(texts), len(TYPES)), dtype=bool)
+    j = TYPES.index("anthropomorphism")
+    for i, text in enumerate(texts):
+        near = text if i == 0 else f"{texts[i - 1]} {text}"
+        allowed[i, j] = bool(_AGENT_NOUN.search(near) or _AGENT_NAME.search(near))
+    return allowed
 
 
 def lexical_scores(ctxs: list[Ctx]) -> np.ndarray:

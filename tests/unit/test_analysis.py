@@ -11,7 +11,7 @@ from agent.analysis import Analysis, analyse_text
 from agent.analysis.analyse import LEXICAL_THRESHOLD
 from agent.analysis.cues import CUE_FAMILIES, echoed_terms, find_cues
 from agent.analysis.head import CLASSES, HEAD_PATH, Head, feature_matrix, load_head, read_head
-from agent.analysis.scoring import TYPES, contexts, lexical_scores, reason
+from agent.analysis.scoring import TYPES, contexts, lexical_scores, reason, type_allowed
 from agent.models import FALLACIES
 from agent.text.sentences import first_sentence, sentence_texts, split_sentences
 
@@ -228,3 +228,45 @@ def test_missing_or_stale_head_means_lexical_scores(tmp_path):
     assert read_head(tmp_path / "old.npz") is None
     a = analyse_text(ABSTRACT.format(flaw=FLAW), head=False)
     assert a.threshold == LEXICAL_THRESHOLD
+
+
+def test_intent_words_about_no_model_are_not_anthropomorphism():
+    """An essay's note on itself ("It argues a deliberately overconfident position") names no model: it cannot read
+    intent into one, so neither its type nor its weakness is anthropomorphism's (it was the demo's false alarm, at
+    0.95). The same words about a named model still are."""
+    anthro = TYPES.index("anthropomorphism")
+    note = ["This essay was written as a demonstration input.",
+            "It argues a deliberately overconfident position so that a critic has something to work with."]
+    assert not type_allowed(note)[:, anthro].any()
+    about_model = ["We fine-tune Llama-2-13B on refusal data.", "It deliberately hides its goals when monitored."]
+    assert type_allowed(about_model)[:, anthro].all()  # the model is named in the sentence before
+    assert type_allowed(["The reward model wants approval."])[0, anthro]
+    a = analyse_text(" ".join(note + ["Debate lets a weak judge supervise strong debaters.",
+                                      "We report agreement rates from three pilot studies."]))
+    flagged = next(c for c in a.candidates if "deliberately" in c.sentence)
+    assert flagged.fallacy != "anthropomorphism" and flagged.score < a.threshold
+    a = analyse_text("We fine-tune Llama-2-13B on refusal data. The model deliberately hides its goals whenever it "
+                     "expects to be monitored, because it wants to be deployed. We report agreement rates from "
+                     "three pilot studies.")
+    assert a.candidates[0].fallacy == "anthropomorphism" and not a.no_clear_fallacy
+
+
+def test_a_blocked_type_discounts_weakness_only_where_it_dominates():
+    """Head.scores with `allowed`: a sentence whose weakness rests mainly on a type it cannot be loses that share;
+    one whose main type is allowed keeps its whole weakness and only loses the blocked type as a name."""
+    k = len(CLASSES)
+    bias = np.zeros(k, np.float32)
+    weights = np.zeros((2, k), np.float32)
+    anthro, straw, none = TYPES.index("anthropomorphism"), TYPES.index("straw man"), CLASSES.index("none")
+    weights[0, anthro], weights[0, straw], weights[0, none] = 3.0, 2.0, 2.5  # feature 0: anthropomorphism first
+    weights[1, anthro], weights[1, straw], weights[1, none] = 2.0, 3.0, 2.5  # feature 1: straw man first
+    head = Head(weights, bias, CLASSES, 0.5, 1.0, 1.0)
+    x = np.eye(2, dtype=np.float32) * 2
+    lex = np.zeros((2, len(TYPES)), np.float32)
+    free_weak, _ = head.scores(x, lex)
+    blocked = np.ones((2, len(TYPES)), bool)
+    blocked[:, anthro] = False
+    weak, types = head.scores(x, lex, blocked)
+    assert weak[0] < free_weak[0] - 0.2  # rested on anthropomorphism: discounted
+    assert weak[1] == pytest.approx(free_weak[1])  # rested on straw man: kept
+    assert (types.argmax(axis=1) == straw).all() and (types[:, anthro] == 0).all()
