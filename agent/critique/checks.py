@@ -91,7 +91,8 @@ def program_assumption(job: PaperJob, draft: DissectionDraft, quote: str) -> Hid
        texts). A clear finding on any other sentence does not get one: such secondary templates were supported
        in 0 of 4 cases;
     2. the core fallacy's, when the core is clear and no other assumption quotes its sentence;
-    3. where the text states a limit of its own claim (findings.stated_limit): the assumption it declines;
+    3. with no clear finding, where the text states a limit of its own claim (findings.stated_limit): the
+       assumption it declines;
     4. what the text's opening problem statement takes for granted (findings.opening_problem), else what the
        quoted sentence's role does (a release sentence gives way to the core's or the top candidate's)."""
     a = job.analysis or {}
@@ -109,7 +110,7 @@ def program_assumption(job: PaperJob, draft: DissectionDraft, quote: str) -> Hid
     analysed = {" ".join(s["text"].split()) for s in a.get("sentences") or []}
     if " ".join(quote.split()) in analysed:
         title = job.paper.title if job.paper else ""
-        limit = stated_limit(a, title)
+        limit = "" if core.clear else stated_limit(a, title)  # a text with a clear weak step is not "careful"
         others = {h.quote for h in draft.hidden_assumptions} - {quote}
         if limit and (quote == limit or limit not in others):  # one entry per limit: where the model quoted it
             return limit_assumption(limit)

@@ -231,7 +231,7 @@ _STATED_LIMIT = re.compile(
     r"generali[sz]e|license|warrant)|may not (transfer|generali[sz]e|hold|extend|carry over|reflect|apply)|"
     r"not (yet )?(tested|known|evaluated|established|examined|measured)|limited to|future work|we leave|"
     r"cannot (yet )?(rule out|be excluded|exclude|distinguish)|caveats?|limitations?|untested|bound rather than|"
-    r"may (partly|partially|in part|also) (reflect|come from|be due|stem)|at least (within|in|on|for|under))\b", re.I)
+    r"may (partly|partially|in part|also) (reflect|come from|be due|stem))\b", re.I)  # not "at least in": a retreat
 STATED_LIMIT_IF_FALSE = ("Read past this limit, the results would be taken to show more than the text claims for "
                          "them.")
 

@@ -23,7 +23,15 @@ from agent.critique.findings import (
 )
 from agent.critique.schema import TYPES, budget_caps, dissection_schema, narrow_core_choices, ordered_names
 from agent.critique.support import score_support, support_rate, support_scores
-from agent.models import NO_CLEAR_FALLACY, DissectionDraft, Paper, PaperJob, QuoteCheck, SourceRef
+from agent.models import (
+    NO_CLEAR_FALLACY,
+    DissectionDraft,
+    HiddenAssumption,
+    Paper,
+    PaperJob,
+    QuoteCheck,
+    SourceRef,
+)
 from agent.publish.render import FENCE_CLOSE, FENCE_OPEN
 from agent.text.grounding import SourceIndex, check_quote, quotable_sentences, verify_draft
 
@@ -432,3 +440,10 @@ def test_a_sound_texts_assumption_is_its_stated_limit_else_its_opening_premise()
     draft.core_fallacy.quote, draft.core_fallacy.name = SOUND[4], "hasty generalization"
     h = program_assumption(job.model_copy(update={"analysis": flagged}), draft, SOUND[3])
     assert h.quote == SOUND[4] and h.assumption.startswith(TYPE_FINDINGS["hasty generalization"][0][:-1])
+    # a text with a clear weak step gets no "stated limit" entry (SOUND[4]'s "may not extend"), even for a second
+    # assumption with nothing better to rest on: that one falls to the opening premise
+    flagged = {**analysis, "candidates": cands[1:], "no_clear_fallacy": False}
+    draft.core_fallacy.quote, draft.core_fallacy.name = SOUND[3], "equivocation"
+    draft.hidden_assumptions = [HiddenAssumption(assumption="x", quote=q, if_false="y") for q in SOUND[3:1:-1]]
+    h = program_assumption(job.model_copy(update={"analysis": flagged}), draft, SOUND[2])
+    assert h.quote == SOUND[1] and not h.assumption.startswith("Not hidden")
