@@ -125,7 +125,10 @@ perform performs rely relies hold holds need needs seem seems remain remains bec
 _METHOD = re.compile(r"\b(we|our)\s+(design|create|develop|generate|simulate|prompt|sample|recruit|annotate|label|"
                      r"elicit|deploy|present|introduce|examine|investigate|assess|benchmark|interview)\b", re.I)
 _COMPARISON = re.compile(r"\b(than|twice|times|outperforms?|exceeds?|gains?|concentrated)\b|\d", re.I)
-_INFERENCE = re.compile(r"\b(suggests?|indicates?|implies|appears? to|seems? to)\b", re.I)
+_INFERENCE = re.compile(r"\b(suggests?|suggesting|indicates?|indicating|implies|implying|appears? to|seems? to)\b",
+                        re.I)
+# a sentence that says what a term or a method means states no premise that could be overstated
+_DEFINITION = re.compile(r"\b(aims? to|seeks? to|holds? that|refers? to|(is|are) defined as|denotes?)\b", re.I)
 _FIRST_PERSON = re.compile(r"\b(we|our|ours)\b", re.I)
 # where a motivating sentence turns from what it takes as given to the gap it opens
 _TURN = re.compile(r",\s+(but|yet|although|though|whereas|while|raising|leaving|which|so that|making)\b|"
@@ -219,7 +222,8 @@ def opening_problem(analysis: dict | None, title: str = "") -> str:
     opening = [s["text"] for s in (analysis or {}).get("sentences") or []
                if len(s["text"].split()) >= 6 and s["text"].rstrip()[-1:] in ".?!" and s["text"] != title.strip()
                and not s["text"].startswith("#")][:2]
-    return next((s for s in opening if sentence_role(s) == "background" and not _FIRST_PERSON.search(s)), "")
+    return next((s for s in opening if sentence_role(s) == "background" and not _FIRST_PERSON.search(s)
+                 and not _DEFINITION.search(s)), "")
 
 
 # where a text bounds its own claim: what it says it did not test, cannot rule out or does not claim

@@ -447,3 +447,18 @@ def test_a_sound_texts_assumption_is_its_stated_limit_else_its_opening_premise()
     draft.hidden_assumptions = [HiddenAssumption(assumption="x", quote=q, if_false="y") for q in SOUND[3:1:-1]]
     h = program_assumption(job.model_copy(update={"analysis": flagged}), draft, SOUND[2])
     assert h.quote == SOUND[1] and not h.assumption.startswith("Not hidden")
+
+
+def test_an_opening_that_defines_a_term_or_reports_a_finding_states_no_premise():
+    """"Circuit discovery methods aim to identify ..." says what a method is for, and "Sycophancy persists ...,
+    indicating that ..." is a finding: neither is a premise that could be overstated, so the opening problem
+    statement is looked for in the next sentence."""
+    defining = "Circuit discovery methods aim to identify the minimal subgraph responsible for a behaviour."
+    finding = ("Sycophancy persists, however, in supervised checkpoints and even in base models prompted as "
+               "assistants, indicating that other sources contribute as well.")
+    gap = "Existing methods are slow on large models, which limits their use in audits."
+    assert sentence_role(finding) == "claim"
+    for first in (defining, finding):
+        analysis = {"sentences": [{"text": first}, {"text": gap}]}
+        assert opening_problem(analysis) == gap
+    assert opening_problem({"sentences": [{"text": defining}, {"text": finding}]}) == ""
