@@ -9,9 +9,8 @@ regression over them (weights in support.npz beside this file) gives the label a
 It is fitted by `python bench/support_calibration.py --write` on the labelled pairs of bench/data/critique/
 (support.jsonl, 53 pairs, and support_test.jsonl, 104 pairs labelled by a different hand); that command prints
 the honest figures first: each file judged by the model fitted on the other, grouped cross-validation by abstract,
-and its agreement on support_judged.jsonl, support_judged2.jsonl and support_judged3.jsonl (133, 126 and 268
-pairs that real dissections produced, before and after the program wrote the small model's points, labelled by
-judges who saw neither the scorer nor who wrote the point; held out).
+and its agreement on support_judged.jsonl to support_judged4.jsonl (133, 126, 268 and 151 pairs that real
+dissections produced, labelled by judges who saw neither the scorer nor who wrote the point; held out).
 """
 from __future__ import annotations
 
@@ -180,7 +179,8 @@ def figures(pred: np.ndarray, gold: np.ndarray) -> dict:
 # too (same features), the scorer agreed better with the judge on such pairs (60% in grouped cross-validation, 29%
 # without) but learnt their prior (most are unsupported) and called fair points on related quotes unsupported
 FIT_FILES = ("support.jsonl", "support_test.jsonl")
-CHECK_FILES = ("support_judged.jsonl", "support_judged2.jsonl", "support_judged3.jsonl")
+CHECK_FILES = ("support_judged.jsonl", "support_judged2.jsonl", "support_judged3.jsonl",
+               "support_judged4.jsonl")
 
 
 def calibrate(data: Path = _DATA, files: tuple[str, ...] = FIT_FILES, check: tuple[str, ...] = CHECK_FILES,
