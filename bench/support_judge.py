@@ -89,8 +89,8 @@ def report(key_path: Path, labels_path: Path) -> int:
         return 2
     print(f"{len(judged)} of {len(key)} pairs judged")
     print(f"  judged supported, all pairs                 {_rate(judged)}")
-    # a sound text has no flawed step for a point to rest on: a strict judge finds its points weak at best, which
-    # caps the rate over all pairs at the flawed texts' share of them
+    # a sound text has no flawed step for a point to rest on: a strict judge finds its points weak at best unless
+    # they name a limit the text states itself, which caps the rate over all pairs near the flawed texts' share
     for name, clean in (("flawed texts", False), ("clean twins", True)):
         part = [r for r in judged if r["source"].endswith("-clean") == clean]
         print(f"{'  ... on the ' + name:<46}{_rate(part)}")

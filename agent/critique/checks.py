@@ -111,8 +111,7 @@ def program_assumption(job: PaperJob, draft: DissectionDraft, quote: str) -> Hid
     if " ".join(quote.split()) in analysed:
         title = job.paper.title if job.paper else ""
         limit = "" if core.clear else stated_limit(a, title)  # a text with a clear weak step is not "careful"
-        others = {h.quote for h in draft.hidden_assumptions} - {quote}
-        if limit and (quote == limit or limit not in others):  # one entry per limit: where the model quoted it
+        if limit and (quote == limit or limit not in used - {quote}):  # one entry per limit: where the model quoted it
             return limit_assumption(limit)
         opening = opening_problem(a, title)
         if opening:

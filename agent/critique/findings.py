@@ -210,6 +210,13 @@ def role_assumption(quote: str) -> HiddenAssumption:
     return HiddenAssumption(assumption=text, quote=quote, if_false=if_false)
 
 
+def _prose_sentences(analysis: dict | None, title: str = "") -> list[str]:
+    """The analysed sentences a point about the text's own stance may quote: at least six words, not the title,
+    not a heading."""
+    return [s["text"] for s in (analysis or {}).get("sentences") or []
+            if len(s["text"].split()) >= 6 and s["text"] != title.strip() and not s["text"].startswith("#")]
+
+
 def opening_problem(analysis: dict | None, title: str = "") -> str:
     """The sentence that states the problem the work answers: the first of the text's first two sentences (the
     title aside) that reads as background, without first person. "" when the text opens otherwise.
@@ -219,9 +226,7 @@ def opening_problem(analysis: dict | None, title: str = "") -> str:
     cases, against 9 of 12 for the motivation's on such opening sentences. A stricter panel of four judges later
     found every point on a sound text weak at best (0 of 52 supported, the quoted premise included): see
     docs/analysis.md."""
-    opening = [s["text"] for s in (analysis or {}).get("sentences") or []
-               if len(s["text"].split()) >= 6 and s["text"].rstrip()[-1:] in ".?!" and s["text"] != title.strip()
-               and not s["text"].startswith("#")][:2]
+    opening = [s for s in _prose_sentences(analysis, title) if s.rstrip()[-1:] in ".?!"][:2]
     return next((s for s in opening if sentence_role(s) == "background" and not _FIRST_PERSON.search(s)
                  and not _DEFINITION.search(s)), "")
 
@@ -249,10 +254,7 @@ def stated_limit(analysis: dict | None, title: str = "") -> str:
     from the roles and the opening premise supported in 0 of 85 cases, the commonest reason being that the text
     "already guards against" the assumption named (docs/analysis.md)."""
     begun = False  # before the text says what it did, "X remains unclear" is the gap it opens, not its limit
-    for s in (analysis or {}).get("sentences") or []:
-        text = s["text"]
-        if len(text.split()) < 6 or text == title.strip() or text.startswith("#"):
-            continue
+    for text in _prose_sentences(analysis, title):
         begun = begun or bool(_FIRST_PERSON.search(text)) or sentence_role(text) in ("method", "result")
         if begun and _STATED_LIMIT.search(text):
             return text
