@@ -16,10 +16,10 @@ import numpy as np
 from agent.analysis.cues import SentenceCues, find_cues
 from agent.analysis.head import Head, feature_matrix, load_head
 from agent.analysis.result import Analysis, Candidate, SentenceLabel
-from agent.analysis.scoring import TYPES, Ctx, contexts, lexical_scores, reason, type_allowed
+from agent.analysis.scoring import TYPES, Ctx, contexts, lexical_scores, mark_opening, reason, type_allowed
 from agent.text.sentences import Sentence, split_sentences
 
-LEXICAL_THRESHOLD = 0.4  # only when the head file is missing; `python -m agent.analysis.train` prints it
+LEXICAL_THRESHOLD = 0.5  # only when the head file is missing; `python -m agent.analysis.train` prints it
 MIN_WORDS = 6  # shorter sentences (labels, fragments) are not candidates
 MAX_SENTENCES = 800  # a whole paper is cut here; the fitted text the pipeline analyses is far shorter
 
@@ -63,6 +63,7 @@ def analyse_text(text: str, *, title: str = "", top_k: int = 8, head: Head | Non
     ctxs = contexts(cues, title)
     chosen = load_head() if head is True else (head or None)
     eligible = [i for i, s in enumerate(sentences) if _is_candidate(s, cues[i])]
+    mark_opening(ctxs, eligible)
     texts = [s.clean for s in sentences]
     weak, types, threshold = score_sentences(texts, ctxs, chosen, only=eligible, allowed=type_allowed(texts))
     labels = [SentenceLabel(index=i, text=s.clean, start=s.start, end=s.end, roles=c.roles, cues=sorted(c.cues))

@@ -30,7 +30,8 @@ NONE = "none"
 CLASSES: tuple[str, ...] = (*TYPES, NONE)
 # cues of the earlier sentences that a step's evidence usually sits in
 PRIOR_FAMILIES = ("score", "correlational", "small_sample", "target_mention", "shortfall", "result_role")
-FEATURE_VERSION = 3  # 2: weakness is 1 - P(none) blended with the best lexical score; 3: hashed word features
+FEATURE_VERSION = 4  # 2: weakness is 1 - P(none) blended with the best lexical score; 3: hashed word features;
+# 4: the opening-sentence flag
 NGRAM_BUCKETS = 4096
 _TOKEN = re.compile(r"[a-z0-9']+|[^\sa-z0-9]")
 
@@ -55,7 +56,7 @@ def cue_features(ctx: Ctx, lex_row: np.ndarray) -> np.ndarray:
     prior = [1.0 if any(c.has(f) or (f == "result_role" and "result" in c.roles) for c in ctx.before) else 0.0
              for f in PRIOR_FAMILIES]
     roles = [1.0 if r in ctx.here.roles else 0.0 for r in ROLES]
-    extra = [min(2, len(ctx.here.repeated_terms)) / 2]
+    extra = [min(2, len(ctx.here.repeated_terms)) / 2, 1.0 if ctx.opening else 0.0]
     return np.concatenate([np.asarray(here + prior + roles + extra, dtype=np.float32), lex_row.astype(np.float32)])
 
 

@@ -27,6 +27,7 @@ class Ctx:
         self.here = here
         self.before = before
         self.title = title
+        self.opening = False  # the text's first candidate sentence (mark_opening)
 
     def h(self, family: str) -> float:
         return 1.0 if self.here.has(family) else 0.0
@@ -176,6 +177,14 @@ assert set(RULES) == set(TYPES), "every taxonomy type needs a rule"
 
 def contexts(cues: list[SentenceCues], title: str = "") -> list[Ctx]:
     return [Ctx(c, cues[max(0, i - CONTEXT):i], title) for i, c in enumerate(cues)]
+
+
+def mark_opening(ctxs: list[Ctx], candidates: list[int]) -> None:
+    """Flag the first candidate sentence of a text that has at least three. An abstract's opening sentence states
+    the field's background ("Reward models are used to train assistants"), and a general statement there is not
+    the overreach it would be after the results; the head learns how much that matters."""
+    if len(candidates) >= 3:
+        ctxs[candidates[0]].opening = True
 
 
 # a model, system or agent named in a sentence or the one before it, by a common noun or a model-like name
