@@ -191,9 +191,10 @@ def copy_checker(job: PaperJob) -> CopyChecker:
 def field_issues(job: PaperJob, draft: DissectionDraft) -> list[FieldIssue]:
     """The prose fields that fail a copy check; related-writing lines that fail are dropped from `draft`."""
     checker = copy_checker(job)
-    draft.related = [r for r in draft.related if checker.relation_ok(r.relation)]
+    fields = prose_fields(draft)
+    draft.related = [r for r in draft.related if checker.relation_ok(r.relation, fields)]
     skip = set(draft.written_by_program)
-    issues = checker.issues(prose_fields(draft), skip=skip)
+    issues = checker.issues(fields, skip=skip)
     clash = None if skip & {"core_fallacy", "core_fallacy.explanation"} else contradicts_name(draft, FALLACIES)
     if clash is not None and not any(i.field == clash.field for i in issues):
         issues.append(clash)

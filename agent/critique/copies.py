@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass
+from difflib import SequenceMatcher
 from typing import Literal
 
 from agent.models import DissectionDraft
 from agent.text.grounding import normalise
 from agent.text.injection import echoes_instruction
+from agent.text.sentences import split_sentences
 
 IssueKind = Literal["empty", "cut", "copies_title", "copies_source", "copies_prompt", "repeats", "loops",
                     "echoes_instruction", "contradicts_name"]
@@ -23,6 +25,7 @@ MIN_WORDS = {"claims": 6, "core_fallacy.explanation": 5, "social_function": 4, "
 COPY_SHARE = 0.6  # a field whose word 5-grams come from the source (or the prompt) this much is a copy
 PROMPT_SHARE = 0.5  # the same for the prompt's instructions, by word 4-grams (they are short)
 REPEAT_SHARE = 0.7  # two fields sharing this share of their words say the same thing
+NEAR_COPY = 0.8  # a sentence of a field this similar to a source sentence, word by word in order, is a copy
 N = 5
 
 
@@ -60,7 +63,8 @@ class CopyChecker:
 
     def __init__(self, source_sentences: list[str], title: str = "", prompt_text: str = "",
                  instructions: list[str] | None = None):
-        self.sentences = [" ".join(_words(s)) for s in source_sentences if len(_words(s)) >= 6]
+        self.sentence_words = [w for w in (_words(s) for s in source_sentences) if len(w) >= 6]
+        self.sentences = [" ".join(w) for w in self.sentence_words]
         self.source_grams = {g for s in source_sentences for g in _grams(_words(s))}
         self.title = " ".join(_words(title))
         self.prompt_grams = set(_grams(_words(prompt_text), 4))
@@ -69,6 +73,21 @@ class CopyChecker:
     def _copied_share(self, words: list[str], grams: set, n: int = N) -> float:
         own = _grams(words, n)
         return sum(g in grams for g in own) / len(own) if own else 0.0
+
+    def copies_source(self, text: str) -> bool:
+        """The field contains a source sentence, is mostly source 5-grams, or has a sentence of its own that is a
+        source sentence with a word or two dropped or changed ("Labs should adopt debate ..." for "Labs should
+        therefore adopt debate ..."): a near copy followed by a sentence of the model's own dilutes the field's
+        share below COPY_SHARE but is still the source presented as a judgement."""
+        words = _words(text)
+        joined = " ".join(words)
+        if any(s in joined for s in self.sentences) or self._copied_share(words, self.source_grams) >= COPY_SHARE:
+            return True
+        for own in (_words(s.text) for s in split_sentences(text)):
+            if len(own) >= 6 and any(SequenceMatcher(None, own, src, autojunk=False).ratio() >= NEAR_COPY
+                                     for src in self.sentence_words):
+                return True
+        return False
 
     def issues(self, fields: dict[str, str], skip: set[str] | frozenset[str] = frozenset()) -> list[FieldIssue]:
         out: list[FieldIssue] = []
@@ -92,7 +111,7 @@ class CopyChecker:
             return FieldIssue(name, "copies_title", "the title")
         if len(words) < MIN_WORDS.get(short_name, 3):
             return FieldIssue(name, "empty", f"{len(words)} words")
-        if any(s in joined for s in self.sentences) or self._copied_share(words, self.source_grams) >= COPY_SHARE:
+        if self.copies_source(text):
             return FieldIssue(name, "copies_source", "copies a source sentence")
         if self._copied_share(words, self.prompt_grams, 4) >= PROMPT_SHARE:
             return FieldIssue(name, "copies_prompt", "copies the prompt's instructions")
@@ -111,13 +130,12 @@ class CopyChecker:
         return None
 
 
-    def relation_ok(self, text: str) -> bool:
-        """A related-writing line is kept unless it copies the source, loops or echoes a planted instruction (it is
-        one line and optional: a failing one is dropped, not rewritten)."""
-        words = _words(text)
-        if not words or any(s in " ".join(words) for s in self.sentences) or looping(words):
-            return False
-        return not any(echoes_instruction(text, [i]) for i in self.instructions)
+    def relation_ok(self, text: str, fields: dict[str, str] | None = None) -> bool:
+        """A related-writing line is kept only if it passes the prose fields' checks (no copy of the source, the
+        title or the prompt, no loop, no repeat of one of `fields`, no planted instruction, not cut off); it is one
+        line and optional, so a failing one is dropped, not rewritten."""
+        earlier = [(name, set(_words(t)), " ".join(_words(t))) for name, t in (fields or {}).items()]
+        return self.field_issue("related.relation", text, earlier) is None
 
 
 def contradicts_name(draft: DissectionDraft, taxonomy: tuple[str, ...]) -> FieldIssue | None:
