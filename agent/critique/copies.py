@@ -131,11 +131,18 @@ class CopyChecker:
 
 
     def relation_ok(self, text: str, fields: dict[str, str] | None = None) -> bool:
-        """A related-writing line is kept only if it passes the prose fields' checks (no copy of the source, the
-        title or the prompt, no loop, no repeat of one of `fields`, no planted instruction, not cut off); it is one
-        line and optional, so a failing one is dropped, not rewritten."""
+        """A related-writing line is kept only if it passes the prose fields' checks (no copy or near copy of the
+        source, the title or the prompt, no loop, no planted instruction) and does not repeat a sentence of one of
+        `fields`, word for word or nearly; it is one line and optional, so a failing one is dropped, not rewritten.
+        It may be a phrase ("echoes its concern"), so a missing full stop is not taken for a cut."""
         earlier = [(name, set(_words(t)), " ".join(_words(t))) for name, t in (fields or {}).items()]
-        return self.field_issue("related.relation", text, earlier) is None
+        issue = self.field_issue("related.relation", text, earlier)
+        if issue is not None and issue.kind != "cut":
+            return False
+        own = _words(text)
+        return len(own) < 6 or not any(
+            SequenceMatcher(None, own, _words(s.text), autojunk=False).ratio() >= NEAR_COPY
+            for t in (fields or {}).values() for s in split_sentences(t))
 
 
 def contradicts_name(draft: DissectionDraft, taxonomy: tuple[str, ...]) -> FieldIssue | None:

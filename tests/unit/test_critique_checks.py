@@ -155,14 +155,17 @@ def test_a_near_copy_of_a_source_sentence_is_found_even_beside_own_prose():
     assert _checker().issues({"verdict": own}) == []
 
 
-def test_a_related_line_that_copies_repeats_or_is_cut_off_is_dropped():
+def test_a_related_line_that_copies_or_repeats_a_field_is_dropped():
     checker = _checker()
     verdict = "The evidence is one benchmark and one afternoon of judges; the conclusion is far broader."
     fields = {"verdict": verdict}
     assert checker.relation_ok("It answers the essay's worry about judges by testing experts instead.", fields)
+    assert checker.relation_ok("echoes its concern", fields)  # a phrase is a line
     assert not checker.relation_ok("Our evaluation uses 200 questions from one trivia benchmark.", fields)
-    assert not checker.relation_ok("It contradicts the claim because the judges were crowd workers and the", fields)
     assert not checker.relation_ok(verdict, fields)
+    # the demo's line: the verdict's words, cut off in a run-together word
+    assert not checker.relation_ok("The evidence is one benchmark and one afternoon of judges; the conclusion is "
+                                   "far broadera", fields)
 
 
 def test_a_field_echoing_a_planted_instruction_is_found():
