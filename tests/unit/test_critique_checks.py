@@ -15,6 +15,7 @@ from agent.critique.findings import (
     Finding,
     is_role_assumption,
     key_phrases,
+    limit_assumption,
     opening_problem,
     premise,
     role_assumption,
@@ -486,3 +487,15 @@ def test_an_opening_that_defines_a_term_or_reports_a_finding_states_no_premise()
         analysis = {"sentences": [{"text": first}, {"text": gap}]}
         assert opening_problem(analysis) == gap
     assert opening_problem({"sentences": [{"text": defining}, {"text": finding}]}) == ""
+
+
+def test_a_stated_limit_is_not_labelled_as_an_assumption_that_could_be_false():
+    from agent.publish.reports import report_markdown
+    from tests.support.site_fixtures import make_result
+
+    result = make_result(title="T", source_id="t.md", kind="file", when="2026-11-01T00:00:00+00:00")
+    limit = "Whether the effect holds for larger models may not extend beyond the three families we tested."
+    result.dissection.hidden_assumptions[1] = limit_assumption(limit)
+    md = report_markdown(result)
+    assert "   - If false: The headline number says little about sycophancy." in md
+    assert "   - Why it matters: Read past this limit" in md and "If false: Read past" not in md
