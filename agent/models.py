@@ -80,6 +80,7 @@ class Passage(BaseModel):
 
 
 NO_CLEAR_FALLACY = "no clear fallacy"  # the core fallacy's name when no step of the argument clearly fails
+NOT_HIDDEN = "Not hidden:"  # how an assumption entry opens when the text states the limit itself (not assumed)
 
 
 class CoreFallacy(BaseModel):
@@ -99,6 +100,12 @@ class HiddenAssumption(BaseModel):
     assumption: str = Field(description="something the argument needs but does not state", max_length=1000)
     quote: str = Field(description="the source sentence that relies on it, copied whole", max_length=1000)
     if_false: str = Field(description="what breaks if the assumption is false", max_length=1000)
+
+    @property
+    def states_a_limit(self) -> bool:
+        """The entry is a limit the text states (critique.findings.limit_assumption), so its `if_false` says why the
+        limit matters rather than what breaks if an assumption is false."""
+        return self.assumption.startswith(NOT_HIDDEN)
 
 
 class Relation(BaseModel):

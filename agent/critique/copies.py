@@ -58,6 +58,22 @@ def _grams(words: list[str], n: int = N) -> list[tuple[str, ...]]:
     return [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
 
 
+def _sentence_words(text: str) -> list[list[str]]:
+    return [_words(s.text) for s in split_sentences(text)]
+
+
+def _nearly_one_of(own: list[str], others: list[list[str]]) -> bool:
+    """Whether a sentence of six words or more matches one of `others` word by word in order at NEAR_COPY or more
+    (a word or two dropped or changed)."""
+    return len(own) >= 6 and any(SequenceMatcher(None, own, o, autojunk=False).ratio() >= NEAR_COPY for o in others)
+
+
+def _seen(name: str, text: str) -> tuple[str, set[str], str]:
+    """A field as the repeat check compares it: name, its words as a set, its words joined."""
+    words = _words(text)
+    return name, set(words), " ".join(words)
+
+
 class CopyChecker:
     """The texts a field must not copy, prepared once per dissection."""
 
@@ -83,11 +99,7 @@ class CopyChecker:
         joined = " ".join(words)
         if any(s in joined for s in self.sentences) or self._copied_share(words, self.source_grams) >= COPY_SHARE:
             return True
-        for own in (_words(s.text) for s in split_sentences(text)):
-            if len(own) >= 6 and any(SequenceMatcher(None, own, src, autojunk=False).ratio() >= NEAR_COPY
-                                     for src in self.sentence_words):
-                return True
-        return False
+        return any(_nearly_one_of(own, self.sentence_words) for own in _sentence_words(text))
 
     def issues(self, fields: dict[str, str], skip: set[str] | frozenset[str] = frozenset()) -> list[FieldIssue]:
         out: list[FieldIssue] = []
@@ -98,8 +110,7 @@ class CopyChecker:
             issue = self.field_issue(name, text, seen)
             if issue is not None:
                 out.append(issue)
-            words = _words(text)
-            seen.append((name, set(words), " ".join(words)))
+            seen.append(_seen(name, text))
         return out
 
     def field_issue(self, name: str, text: str, earlier: list[tuple[str, set[str], str]]) -> FieldIssue | None:
@@ -135,14 +146,11 @@ class CopyChecker:
         source, the title or the prompt, no loop, no planted instruction) and does not repeat a sentence of one of
         `fields`, word for word or nearly; it is one line and optional, so a failing one is dropped, not rewritten.
         It may be a phrase ("echoes its concern"), so a missing full stop is not taken for a cut."""
-        earlier = [(name, set(_words(t)), " ".join(_words(t))) for name, t in (fields or {}).items()]
-        issue = self.field_issue("related.relation", text, earlier)
+        fields = fields or {}
+        issue = self.field_issue("related.relation", text, [_seen(name, t) for name, t in fields.items()])
         if issue is not None and issue.kind != "cut":
             return False
-        own = _words(text)
-        return len(own) < 6 or not any(
-            SequenceMatcher(None, own, _words(s.text), autojunk=False).ratio() >= NEAR_COPY
-            for t in (fields or {}).values() for s in split_sentences(t))
+        return not _nearly_one_of(_words(text), [w for t in fields.values() for w in _sentence_words(t)])
 
 
 def contradicts_name(draft: DissectionDraft, taxonomy: tuple[str, ...]) -> FieldIssue | None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.analysis.cues import find_cues
-from agent.models import NO_CLEAR_FALLACY, HiddenAssumption
+from agent.models import NO_CLEAR_FALLACY, NOT_HIDDEN, HiddenAssumption
 
 # per type: what the step assumes, what breaks without it, and how the judgement ages as the field moves
 TYPE_FINDINGS: dict[str, tuple[str, str, str]] = {
@@ -267,7 +267,7 @@ def limit_assumption(quote: str) -> HiddenAssumption:
     m = _STATED_LIMIT.search(quote)
     here = f" (here: \u201c{m.group(0)}\u201d)" if m else ""
     return HiddenAssumption(
-        assumption=f"Not hidden: the text states this limit of its own claim{here}, so its conclusions hold only "
+        assumption=f"{NOT_HIDDEN} the text states this limit of its own claim{here}, so its conclusions hold only "
                    "within it and it does not assume the rest.",
         quote=quote, if_false=STATED_LIMIT_IF_FALSE)
 
