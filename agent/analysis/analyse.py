@@ -19,7 +19,7 @@ from agent.analysis.result import Analysis, Candidate, SentenceLabel
 from agent.analysis.scoring import TYPES, Ctx, contexts, lexical_scores, mark_opening, reason, type_allowed
 from agent.text.sentences import Sentence, split_sentences
 
-LEXICAL_THRESHOLD = 0.5  # only when the head file is missing; `python -m agent.analysis.train` prints it
+LEXICAL_THRESHOLD = 0.42  # only when the head file is missing; `python -m agent.analysis.train` prints it
 MIN_WORDS = 6  # shorter sentences (labels, fragments) are not candidates
 MAX_SENTENCES = 800  # a whole paper is cut here; the fitted text the pipeline analyses is far shorter
 

@@ -92,7 +92,7 @@ CUE_PATTERNS: dict[str, list[re.Pattern[str]]] = {
                            r"curious|ashamed|guilty|grateful|hopeful|pretends?|pretending|conspires?|plots?|"
                            r"schemes? to|trusts? (each other|one another|the user)|agreed in spirit|sense(s)? that|"
                            r"hopes? to|is trying to deceive|plans? to)\b",
-                  r"\b(wants?|wanted|wishes|desires?|craves?|longs?|yearns?|fears?|feared|resents?|"
+                  r"\b(wants?|wanted|wishes|desires?|craves?|longs? for|longs to|yearns?|fears?|feared|resents?|"
                            r"enjoys?|hates?|loves|is proud|proud of|embarrassed|frustrated|uneasy|uncomfortable|"
                            r"feels?|genuinely cares|cares about|is determined|determined to|dreams? of|ambitions?|"
                            r"out of spite|its (own )?survival|would not die|true (intentions?|beliefs?|goals?|self)|"

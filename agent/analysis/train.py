@@ -11,7 +11,8 @@ regression (numpy, L-BFGS to convergence, L2 on the weights, classes weighted to
 A sentence's weakness is blend * (1 - P(none)) + (1 - blend) * its best lexical score; its type is the best of
 type_blend * P(type | weak) + (1 - type_blend) * lexical score. The L2 strength, both blends and the threshold
 are chosen by grouped cross-validation on the training abstracts (one abstract, flawed and clean, is one group),
-then the head is refitted on everything.
+the threshold then raised for precision as far as the issue's detection and type floors allow out of fold; the
+head is then refitted on everything.
 Deterministic: the same data give the same file.
 """
 from __future__ import annotations
@@ -35,6 +36,8 @@ L2_GRID = (0.001, 0.003, 0.01, 0.03, 0.1)
 BLEND_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
 TYPE_BLEND_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
 THRESHOLD_GRID = tuple(round(x, 2) for x in np.arange(0.2, 0.86, 0.025))
+# the issue's floors for finding the planted step and naming its type (issue 8's targets), out of fold
+DETECTION_FLOOR, TYPE_FLOOR = 0.75, 0.60
 
 
 @dataclass
@@ -255,6 +258,14 @@ def cross_validate(texts: list[Text], folds: int, seed: int) -> tuple[float, flo
     # the best figures, then (many settings tie on a small training set) the widest mean margin
     top = max(r[0] for r in results)
     chosen = max((r for r in results if r[0] >= top - 1e-9), key=lambda r: r[5]["margin"])
+    # then the threshold of that setting is raised as far as the floors allow: the objective is flat across a wide
+    # band of thresholds (0.2 to 0.4 within 2 points on the data of 3360abb), but a false alarm puts two wrong
+    # points before a reader (the core fallacy and the assumption written for it), judged unsupported in 37 of 38
+    # cases on test3, where a miss leaves out one right point
+    same = [r for r in results if r[1:4] == chosen[1:4]]
+    floored = [r for r in same if r[5]["detection"] >= DETECTION_FLOOR - 1e-9 and r[5]["type"] >= TYPE_FLOOR - 1e-9]
+    if floored:
+        chosen = max(floored, key=lambda r: (r[5]["no_clear"], r[0]))
     lexical = [r for r in results if r[2] == 0.0 and r[3] == 0.0]
     best_lexical = max(lexical, key=lambda r: (r[0], r[5]["margin"]))
     print(f"  lexical scores alone (no head): best threshold {best_lexical[4]} -> detection "

@@ -231,16 +231,33 @@ def opening_problem(analysis: dict | None, title: str = "") -> str:
                  and not _DEFINITION.search(s)), "")
 
 
-# where a text bounds its own claim: what it says it did not test, cannot rule out or does not claim
-_STATED_LIMIT = re.compile(
-    r"\b(remains? (untested|unclear|unknown|unresolved|open|an open question|to be (established|shown|tested|seen))|"
-    r"an open question|we (do not|did not|make no|cannot yet|cannot) (claim|test|evaluate|study|measure|address|"
-    r"examine|know|extrapolate|estimate|assess|establish|distinguish|rule out)|make no claims?|no claim (about|that)|"
-    r"(does|do|did) not (establish|show|test|imply|address|measure|evaluate|cover|capture|rule out|transfer|"
-    r"generali[sz]e|license|warrant)|may not (transfer|generali[sz]e|hold|extend|carry over|reflect|apply)|"
-    r"not (yet )?(tested|known|evaluated|established|examined|measured)|limited to|future work|we leave|"
-    r"cannot (yet )?(rule out|be excluded|exclude|distinguish)|caveats?|limitations?|untested|bound rather than|"
-    r"may (partly|partially|in part|also) (reflect|come from|be due|stem))\b", re.I)  # not "at least in": a retreat
+# where a text bounds its own claim, by the ways abstracts do it (each a family of phrasings, not one example's
+# words); not "at least in": that is the retreat of a motte and bailey
+_LIMIT_FAMILIES = {
+    "open question": r"remains? (untested|unclear|unknown|unresolved|open|an open question|to be (established|shown|"
+                     r"tested|seen))|an open question",
+    "claim declined": r"we (do not|did not|make no|cannot yet|cannot) (claim|test|evaluate|study|measure|address|"
+                      r"examine|know|extrapolate|estimate|assess|establish|distinguish|rule out)|make no claims?|"
+                      r"no claim (about|that)",
+    "not shown": r"(does|do|did) not (establish|show|test|imply|address|measure|evaluate|cover|capture|rule out|"
+                 r"transfer|generali[sz]e|license|warrant)|not (yet )?(tested|known|evaluated|established|examined|"
+                 r"measured)|(does|do|did) not rule (this|it|them) out",
+    "may not carry over": r"may not (transfer|generali[sz]e|hold|extend|carry over|reflect|apply)",
+    "scope": r"limited to|(within|in|for|across) (the|these|this|our) ([\w-]+ ){0,3}(that )?we (study|studied|test|"
+             r"tested|examine|examined|consider|considered|evaluate|evaluated)|in this (regime|setting|setup|sample)",
+    "confound": r"may (partly |partially |in part |also )?(reflect|come from|be due|stem|be explained by|be driven by)|"
+                r"(also|both) (increase|increases|rise|rises|grow|grows|scale|scales|vary|varies) with|confound",
+    "negative result": r"(is|was|were|are) (therefore |thus |also )?not (supported|replicated|(statistically )?"
+                       r"significant)|(did|does|do) not (meet|reach|achieve)|falls? short of",
+    "concession": r"(although|though) (these|this|the|our|both|it|they)\b[^.;]{0,80}?\b(differ|differs|remain|"
+                  r"remains|not|only|limited|small|few|narrow)",
+    "later test": r"(could|would|will|can) (test|tell|settle|determine) (how|whether)|testing whether|"
+                  r"(that|which)( \w+){0,4} (can|could|would|will) (test|settle|check|falsify)|"
+                  r"confirmatory (study|studies)|next step|future work|we leave",
+    "caveat": r"cannot (yet )?(rule out|be excluded|exclude|distinguish)|caveats?|limitations?|untested|"
+              r"bound rather than",
+}
+_STATED_LIMIT = re.compile(r"\b(" + "|".join(f"(?:{f})" for f in _LIMIT_FAMILIES.values()) + r")\b", re.I)
 STATED_LIMIT_IF_FALSE = ("Read past this limit, the results would be taken to show more than the text claims for "
                          "them.")
 

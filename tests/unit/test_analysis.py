@@ -131,6 +131,15 @@ def test_cue_family_fires_on_its_example_and_not_on_the_contrast(family):
     assert not find_cues(negative).has(family), negative
 
 
+@pytest.mark.parametrize("sentence", [
+    "Reward tampering is a long-hypothesised failure mode of reinforcement learning agents.",
+    "We evaluate agents on long-horizon tasks that take a skilled human a day.",
+])
+def test_long_as_a_length_is_not_a_longing(sentence):
+    assert not find_cues(sentence).has("anthropomorphic")
+    assert find_cues("The agent longs for a larger budget.").has("anthropomorphic")
+
+
 def test_roles_and_echoed_terms():
     assert "method" in find_cues("We train a 7B model on 20k pairs.").roles
     assert "result" in find_cues("Accuracy rose from 41% to 82%.").roles

@@ -442,7 +442,7 @@ def test_a_sound_texts_assumption_is_its_stated_limit_else_its_opening_premise()
     assert stated_limit(analysis, SOUND[0]) == SOUND[4]
     h = program_assumption(job, draft, SOUND[2])
     assert h.quote == SOUND[4] and h.assumption.startswith("Not hidden: the text states this limit")
-    assert "\u201cmay not extend\u201d" in h.assumption and not is_role_assumption(h)
+    assert "\u201cfor the three models we tested\u201d" in h.assumption and not is_role_assumption(h)
     no_limit = {**analysis, "sentences": analysis["sentences"][:4]}
     assert stated_limit(no_limit, SOUND[0]) == ""
     job = job.model_copy(update={"analysis": no_limit})
@@ -472,6 +472,39 @@ def test_a_sound_texts_assumption_is_its_stated_limit_else_its_opening_premise()
     draft.hidden_assumptions = [HiddenAssumption(assumption="x", quote=q, if_false="y") for q in SOUND[3:1:-1]]
     h = program_assumption(job.model_copy(update={"analysis": flagged}), draft, SOUND[2])
     assert h.quote == SOUND[1] and not h.assumption.startswith("Not hidden")
+
+
+@pytest.mark.parametrize("sentence,words", [
+    # one sentence per way an abstract bounds its claim (findings._LIMIT_FAMILIES), in words none of them spells
+    ("Whether the probes work on multimodal models remains an open question.", "remains an open question"),
+    ("We make no claim about models trained with other objectives.", "We make no claim"),
+    ("Our setup does not capture adversaries who adapt to the monitor.", "does not capture"),
+    ("The effect may not carry over to instruction-tuned variants.", "may not carry over"),
+    ("For the four agents we evaluated, the attack succeeds in most episodes.", "For the four agents we evaluated"),
+    ("The gap may be driven by differences in prompt length between the two sets.", "may be driven by"),
+    ("Refusal rates and fluency both rise with model size across the sweep.", "both rise with"),
+    ("The planned improvement over the baseline was not replicated in the second cohort.", "was not replicated"),
+    ("The audit therefore falls short of the coverage the charter set out.", "falls short of"),
+    ("Recall reaches 0.91, although this sample is small and drawn from one provider.", "although this sample is"),
+    ("Our estimates imply a doubling by 2028, a forecast that the next releases will test.",
+     "that the next releases will test"),
+    ("Scaling the method to frontier models is a natural next step.", "next step"),
+])
+def test_a_stated_limit_is_found_in_each_way_a_text_bounds_its_claim(sentence, words):
+    analysis = {"sentences": [{"text": "We train probes on the residual stream of a 7B model."}, {"text": sentence}]}
+    assert stated_limit(analysis) == sentence
+    assert f"\u201c{words}" in limit_assumption(sentence).assumption
+
+
+@pytest.mark.parametrize("sentence", [
+    "Our method cuts the attack success rate from 40% to 3% on every benchmark.",
+    "We show that the results hold at least in small models, which is all we ever meant.",  # a retreat, not a limit
+    "Although it is simple, the method beats every baseline we compare against.",  # a concession for the claim
+    "Harmlessness training applied afterwards reduces tampering rates by half.",
+])
+def test_a_result_or_a_retreat_is_not_a_stated_limit(sentence):
+    analysis = {"sentences": [{"text": "We train probes on the residual stream of a 7B model."}, {"text": sentence}]}
+    assert stated_limit(analysis) == ""
 
 
 def test_an_opening_that_defines_a_term_or_reports_a_finding_states_no_premise():
