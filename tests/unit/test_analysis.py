@@ -164,13 +164,10 @@ def test_planted_flaw_ranks_first_and_clean_text_has_no_clear_fallacy(head):
     assert flawed.candidates[0].fallacy == "hasty generalization"
     assert "universal" in flawed.candidates[0].reason or "broad claim" in flawed.candidates[0].reason
     clean = analyse_text(ABSTRACT.format(flaw=CLEAN), head=head)
-    if not head:
-        assert clean.no_clear_fallacy and all(c.score < clean.threshold for c in clean.candidates)
-    else:
-        # The shipped head flags the stated limit at 0.27 against its threshold of 0.25: a known false alarm
-        # (docs/analysis.md, "Converged fit"), the commonest error on sound texts, so this asserts the ranking
-        # the report shows: the flaw stands far above anything in its clean twin, and the twin stays low.
-        assert clean.candidates[0].score < 0.4 < flawed.candidates[0].score
+    assert clean.no_clear_fallacy and all(c.score < clean.threshold for c in clean.candidates)
+    if head:
+        # the stated limit scores 0.27 with the shipped head: under its threshold (0.35, raised for precision;
+        # at 0.25 it was a false alarm, docs/analysis.md), and far below the flaw it replaces
         assert clean.candidates[0].score < flawed.candidates[0].score / 3
 
 
