@@ -475,7 +475,8 @@ def test_a_sound_texts_assumption_is_its_stated_limit_else_its_opening_premise()
 
 
 @pytest.mark.parametrize("sentence,words", [
-    # one sentence per way an abstract bounds its claim (findings._LIMIT_FAMILIES), in words none of them spells
+    # one sentence per way an abstract bounds its claim (findings._LIMIT_FAMILIES), written for this test: none is
+    # taken from an evaluation split
     ("Whether the probes work on multimodal models remains an open question.", "remains an open question"),
     ("We make no claim about models trained with other objectives.", "We make no claim"),
     ("Our setup does not capture adversaries who adapt to the monitor.", "does not capture"),
