@@ -81,6 +81,7 @@ class Passage(BaseModel):
 
 NO_CLEAR_FALLACY = "no clear fallacy"  # the core fallacy's name when no step of the argument clearly fails
 NOT_HIDDEN = "Not hidden:"  # how an assumption entry opens when the text states the limit itself (not assumed)
+NONE_FOUND = "None found:"  # how the one quote-less assumption entry opens: no sentence shows an assumption
 
 
 class CoreFallacy(BaseModel):
@@ -106,6 +107,12 @@ class HiddenAssumption(BaseModel):
         """The entry is a limit the text states (critique.findings.limit_assumption), so its `if_false` says why the
         limit matters rather than what breaks if an assumption is false."""
         return self.assumption.startswith(NOT_HIDDEN)
+
+    @property
+    def none_found(self) -> bool:
+        """The program's entry for a text where no sentence shows an assumption (critique.findings
+        .no_assumption_found): it names none and quotes nothing, so it has no quote to verify or score."""
+        return not self.quote.strip() and self.assumption.startswith(NONE_FOUND)
 
 
 class Relation(BaseModel):
@@ -169,7 +176,7 @@ def draft_json_schema(n_related: int, quote_choices: list[str] | None = None) ->
 class QuoteCheck(BaseModel):
     where: str  # "core_fallacy" or "hidden_assumptions[2]"
     quote: str  # as shown in the report (repaired to the source's wording when repair succeeded)
-    status: Literal["verified", "repaired", "unverified"]
+    status: Literal["verified", "repaired", "unverified", "none"]  # none: an entry that quotes nothing by design
     original: str = ""  # what the model wrote, when it was repaired, snapped or could not be verified
     snapped: bool = False  # the model quoted part of a sentence: the whole source sentence is shown
     support: SupportLabel | None = None  # does the quote carry its point (agent.critique.support); None: not scored

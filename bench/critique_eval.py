@@ -154,7 +154,7 @@ def quoted_points(d: dict) -> list[tuple[str, str, str]]:
     core = d["core_fallacy"]
     out = [("core_fallacy", f"{core['name']}: {core['explanation']}", core["quote"])] if named_fallacy(d) else []
     out += [(f"hidden_assumptions[{i}]", f"{h['assumption']} {h['if_false']}", h["quote"])
-            for i, h in enumerate(d.get("hidden_assumptions") or [])]
+            for i, h in enumerate(d.get("hidden_assumptions") or []) if h["quote"].strip()]  # "None found" quotes none
     return out
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.analysis.cues import find_cues
-from agent.models import NO_CLEAR_FALLACY, NOT_HIDDEN, HiddenAssumption
+from agent.models import NO_CLEAR_FALLACY, NONE_FOUND, NOT_HIDDEN, HiddenAssumption
 
 # per type: what the step assumes, what breaks without it, and how the judgement ages as the field moves
 TYPE_FINDINGS: dict[str, tuple[str, str, str]] = {
@@ -127,8 +127,6 @@ _METHOD = re.compile(r"\b(we|our)\s+(design|create|develop|generate|simulate|pro
 _COMPARISON = re.compile(r"\b(than|twice|times|outperforms?|exceeds?|gains?|concentrated)\b|\d", re.I)
 _INFERENCE = re.compile(r"\b(suggests?|suggesting|indicates?|indicating|implies|implying|appears? to|seems? to)\b",
                         re.I)
-# a sentence that says what a term or a method means states no premise that could be overstated
-_DEFINITION = re.compile(r"\b(aims? to|seeks? to|holds? that|refers? to|(is|are) defined as|denotes?)\b", re.I)
 _FIRST_PERSON = re.compile(r"\b(we|our|ours)\b", re.I)
 # where a motivating sentence turns from what it takes as given to the gap it opens
 _TURN = re.compile(r",\s+(but|yet|although|though|whereas|while|raising|leaving|which|so that|making)\b|"
@@ -217,20 +215,6 @@ def _prose_sentences(analysis: dict | None, title: str = "") -> list[str]:
             if len(s["text"].split()) >= 6 and s["text"] != title.strip() and not s["text"].startswith("#")]
 
 
-def opening_problem(analysis: dict | None, title: str = "") -> str:
-    """The sentence that states the problem the work answers: the first of the text's first two sentences (the
-    title aside) that reads as background, without first person. "" when the text opens otherwise.
-
-    Why this sentence: on a careful text the other roles' assumptions have nothing to point at (it states the
-    limits of its conclusions and the measures it uses): judged blind on test2, they were supported in 0 of 20
-    cases, against 9 of 12 for the motivation's on such opening sentences. A stricter panel of four judges later
-    found every point on a sound text weak at best (0 of 52 supported, the quoted premise included): see
-    docs/analysis.md."""
-    opening = [s for s in _prose_sentences(analysis, title) if s.rstrip()[-1:] in ".?!"][:2]
-    return next((s for s in opening if sentence_role(s) == "background" and not _FIRST_PERSON.search(s)
-                 and not _DEFINITION.search(s)), "")
-
-
 # where a text bounds its own claim, by the ways abstracts do it (each a family of phrasings, not one example's
 # words); not "at least in": that is the retreat of a motte and bailey
 _LIMIT_FAMILIES = {
@@ -244,7 +228,8 @@ _LIMIT_FAMILIES = {
                  r"measured)|(does|do|did) not rule (this|it|them) out",
     "may not carry over": r"may not (transfer|generali[sz]e|hold|extend|carry over|reflect|apply)",
     "scope": r"limited to|(within|in|for|across) (the|these|this|our) ([\w-]+ ){0,3}(that )?we (study|studied|test|"
-             r"tested|examine|examined|consider|considered|evaluate|evaluated)|in this (regime|setting|setup|sample)",
+             r"tested|examine|examined|consider|considered|evaluate|evaluated)|"
+             r"(only|holds?|applies|apply) (with)?in this (regime|setting|setup|sample)|in this (regime|sample)",
     "confound": r"may (partly |partially |in part |also )?(reflect|come from|be due|stem|be explained by|be driven by)|"
                 r"(also|both) (increase|increases|rise|rises|grow|grows|scale|scales|vary|varies) with|confound",
     "negative result": r"(is|was|were|are) (therefore |thus |also )?not (supported|replicated|(statistically )?"
@@ -287,6 +272,49 @@ def limit_assumption(quote: str) -> HiddenAssumption:
         assumption=f"{NOT_HIDDEN} the text states this limit of its own claim{here}, so its conclusions hold only "
                    "within it and it does not assume the rest.",
         quote=quote, if_false=STATED_LIMIT_IF_FALSE)
+
+
+# where a text offers a conclusion as what its evidence suggests rather than as settled; others' views ("critics
+# argue that ... may") are not the text's own qualification
+_QUALIFIED = re.compile(r"\b(suggests?|suggesting|indicates?|indicating|(is|are|was|were) consistent with|"
+                        r"appears? to|seems? to|tentative(ly)?|preliminary)\b", re.I)
+_OTHERS_VIEW = re.compile(r"\b(critics|skeptics|sceptics|proponents|opponents|some argue|it has been argued|"
+                          r"prior work|previous work|earlier work)\b", re.I)
+QUALIFIED_IF_FALSE = ("Read without the qualifier, the conclusion would be taken as settled by evidence that only "
+                      "points to it.")
+
+
+def qualified_conclusion(analysis: dict | None, title: str = "") -> str:
+    """The first sentence, after the text says what it did, that offers a conclusion as what the evidence
+    suggests ("the advantage suggests that ..."), "" when there is none. On a text with no clear weak step and
+    no stated limit, that qualification is what the text does instead of assuming its conclusion settled."""
+    begun = False
+    for text in _prose_sentences(analysis, title):
+        begun = begun or bool(_FIRST_PERSON.search(text)) or sentence_role(text) in ("method", "result")
+        if begun and _QUALIFIED.search(text) and not _OTHERS_VIEW.search(text):
+            return text
+    return ""
+
+
+def qualified_assumption(quote: str) -> HiddenAssumption:
+    """The entry for a conclusion the text qualifies: the assumption it declines is that its evidence settles it."""
+    m = _QUALIFIED.search(quote)
+    here = f" (here: \u201c{m.group(0)}\u201d)" if m else ""
+    return HiddenAssumption(
+        assumption=f"{NOT_HIDDEN} the text qualifies this conclusion{here}, so it offers it as what the evidence "
+                   "points to and does not assume the evidence settles it.",
+        quote=quote, if_false=QUALIFIED_IF_FALSE)
+
+
+def no_assumption_found() -> HiddenAssumption:
+    """The entry for a text with no clear weak step, no stated limit and no qualified conclusion: no sentence shows
+    an assumption, so none is named and none is quoted. Why not a template: judged blind, a sound text's opening
+    premise quoted as "taken as given" was supported in 0 of 73 cases and a role's generic assumption in 7 of 96
+    (docs/analysis.md); a point no sentence supports is worse than saying none was found."""
+    return HiddenAssumption(
+        assumption=f"{NONE_FOUND} no sentence of the text shows an assumption it needs and leaves unstated, nor a "
+                   "limit or a qualification it states.",
+        quote="", if_false="The closest calls are the weakest candidates the analysis lists.")
 
 
 def is_role_assumption(h: HiddenAssumption) -> bool:

@@ -197,7 +197,10 @@ def verify_draft(draft: DissectionDraft, source_text: str) -> tuple[DissectionDr
             unique.append(h)
     draft = draft.model_copy(update={"hidden_assumptions": unique})
     checks = [check_quote(index, "core_fallacy", draft.core_fallacy.quote)]
-    checks += [check_quote(index, f"hidden_assumptions[{i}]", h.quote) for i, h in enumerate(draft.hidden_assumptions)]
+    for i, h in enumerate(draft.hidden_assumptions):  # an entry that quotes nothing by design has no quote to check
+        where = f"hidden_assumptions[{i}]"
+        checks.append(QuoteCheck(where=where, quote="", status="none") if h.none_found
+                      else check_quote(index, where, h.quote))
     fixed = draft.model_copy(deep=True)
     fixed.core_fallacy.quote = checks[0].quote
     for h, c in zip(fixed.hidden_assumptions, checks[1:], strict=False):
@@ -206,6 +209,8 @@ def verify_draft(draft: DissectionDraft, source_text: str) -> tuple[DissectionDr
 
 
 def grounding_rate(checks: list[QuoteCheck]) -> float:
-    if not checks:
+    """Verified or repaired quotes over all quotes; an entry that quotes nothing by design is no quote."""
+    quoted = [c for c in checks if c.status != "none"]
+    if not quoted:
         return 0.0
-    return sum(c.status != "unverified" for c in checks) / len(checks)
+    return sum(c.status != "unverified" for c in quoted) / len(quoted)

@@ -16,8 +16,10 @@ from agent.critique.findings import (
     is_role_assumption,
     key_phrases,
     limit_assumption,
-    opening_problem,
+    no_assumption_found,
     premise,
+    qualified_assumption,
+    qualified_conclusion,
     role_assumption,
     sentence_role,
     stated_limit,
@@ -426,13 +428,13 @@ SOUND = ["Probing the Internals of Refusal",
          "These results hold for the three models we tested and may not extend to larger ones."]
 
 
-def test_a_sound_texts_assumption_is_its_stated_limit_else_its_opening_premise():
+def test_a_sound_texts_assumption_is_its_stated_limit_else_its_qualified_conclusion_else_none():
     """With no clear finding, the program's assumption goes where the text bounds its own claim (a panel found
     every template point on sound texts weak at best, most often because the text "already guards against" it),
-    else to the premise of its opening problem statement, whichever sentence the small model chose."""
+    else where it qualifies a conclusion, else it names none and quotes nothing, whichever sentence the small
+    model chose."""
     analysis = {"candidates": [], "no_clear_fallacy": True, "threshold": 0.5,
                 "sentences": [{"text": t, "roles": []} for t in SOUND]}
-    assert opening_problem(analysis, SOUND[0]) == SOUND[1]
     paper = Paper(ref=SourceRef(kind="file", locator="/x.md"), title=SOUND[0], text="\n\n".join(SOUND),
                   text_origin="markdown")
     job = PaperJob(source="/x.md", paper=paper, analysis=analysis)
@@ -443,21 +445,22 @@ def test_a_sound_texts_assumption_is_its_stated_limit_else_its_opening_premise()
     h = program_assumption(job, draft, SOUND[2])
     assert h.quote == SOUND[4] and h.assumption.startswith("Not hidden: the text states this limit")
     assert "\u201cfor the three models we tested\u201d" in h.assumption and not is_role_assumption(h)
-    no_limit = {**analysis, "sentences": analysis["sentences"][:4]}
-    assert stated_limit(no_limit, SOUND[0]) == ""
-    job = job.model_copy(update={"analysis": no_limit})
+    # no stated limit, but a conclusion offered as what the evidence suggests
+    hedged = "The separation suggests that refusal is mediated by a direction shared across harm categories."
+    qualified = {**analysis, "sentences": [{"text": t, "roles": []} for t in SOUND[:4] + [hedged]]}
+    assert stated_limit(qualified, SOUND[0]) == "" and qualified_conclusion(qualified, SOUND[0]) == hedged
+    h = program_assumption(job.model_copy(update={"analysis": qualified}), draft, SOUND[2])
+    assert h.quote == hedged and h.assumption.startswith("Not hidden: the text qualifies this conclusion")
+    assert "(here: \u201csuggests\u201d)" in h.assumption and h.states_a_limit and not h.none_found
+    # neither: the entry names no assumption and quotes no sentence (no template that no sentence supports)
+    plain = {**analysis, "sentences": analysis["sentences"][:4]}
+    assert stated_limit(plain, SOUND[0]) == "" and qualified_conclusion(plain, SOUND[0]) == ""
+    job = job.model_copy(update={"analysis": plain})
     h = program_assumption(job, draft, SOUND[2])
-    assert h.quote == SOUND[1] and h.assumption == ("The text takes this premise as given: \u201cSafety "
-                                                    "fine-tuning teaches open-weight language models to refuse "
-                                                    "harmful requests\u201d.")
+    assert h == no_assumption_found() and h.none_found and h.quote == "" and not h.states_a_limit
     # a quote the source does not have stays where the model put it (the report marks it unverified)
     invented = "Probes are known to be perfect detectors of every concept."
     assert program_assumption(job, draft, invented).quote == invented
-    # a text that opens with its own method has no problem statement to point at: the quoted sentence's role
-    first_person = {**analysis, "sentences": analysis["sentences"][:1] + analysis["sentences"][2:4]}
-    assert opening_problem(first_person, SOUND[0]) == ""
-    h = program_assumption(job.model_copy(update={"analysis": first_person}), draft, SOUND[3])
-    assert h.quote == SOUND[3] and h.assumption.startswith(ROLE_FINDINGS[sentence_role(SOUND[3])][0][:-1])
     # a clear finding on a sentence that is neither the core's nor the strongest gets no type template
     cands = [{"sentence": SOUND[4], "fallacy": "hasty generalization", "score": 0.9, "reason": "r"},
              {"sentence": SOUND[3], "fallacy": "equivocation", "score": 0.8, "reason": "a term (\u201caccuracy\u201d)"}]
@@ -465,13 +468,43 @@ def test_a_sound_texts_assumption_is_its_stated_limit_else_its_opening_premise()
     draft.core_fallacy.quote, draft.core_fallacy.name = SOUND[4], "hasty generalization"
     h = program_assumption(job.model_copy(update={"analysis": flagged}), draft, SOUND[3])
     assert h.quote == SOUND[4] and h.assumption.startswith(TYPE_FINDINGS["hasty generalization"][0][:-1])
-    # a text with a clear weak step gets no "stated limit" entry (SOUND[4]'s "may not extend"), even for a second
-    # assumption with nothing better to rest on: that one falls to the opening premise
+    # a text with a clear weak step gets no "stated limit" entry (SOUND[4]'s "may not extend") and no "none
+    # found", even for a second assumption with nothing better to rest on: that one gets its role's assumption
     flagged = {**analysis, "candidates": cands[1:], "no_clear_fallacy": False}
     draft.core_fallacy.quote, draft.core_fallacy.name = SOUND[3], "equivocation"
     draft.hidden_assumptions = [HiddenAssumption(assumption="x", quote=q, if_false="y") for q in SOUND[3:1:-1]]
     h = program_assumption(job.model_copy(update={"analysis": flagged}), draft, SOUND[2])
-    assert h.quote == SOUND[1] and not h.assumption.startswith("Not hidden")
+    assert h.quote == SOUND[2] and is_role_assumption(h) and not h.states_a_limit and not h.none_found
+
+
+@pytest.mark.parametrize("sentence, qualified", [
+    ("The gap suggests that the probe tracks an upstream signal rather than the output tokens.", True),
+    ("These results are consistent with removal rather than suppression of the knowledge.", True),
+    ("Agents appear to lose track of earlier findings after about forty steps.", True),
+    ("Skeptics argue that the gains may not persist as the capability gap widens.", False),  # others' view
+    ("Our method reduces the attack success rate from 40% to 3% on both benchmarks.", False),
+    ("We give a formal definition in a setting where an operator may issue a shutdown signal.", False),
+])
+def test_a_qualified_conclusion_is_the_texts_own_hedged_inference(sentence, qualified):
+    analysis = {"sentences": [{"text": "We train probes on the residual stream of a 7B model."}, {"text": sentence}]}
+    assert qualified_conclusion(analysis) == (sentence if qualified else "")
+    if qualified:
+        h = qualified_assumption(sentence)
+        assert h.quote == sentence and h.states_a_limit and "(here: \u201c" in h.assumption
+
+
+def test_a_none_found_entry_quotes_nothing_and_counts_in_no_rate():
+    """The quote-less entry gets a check of its own kind ("none"), not "unverified": it is left out of the
+    grounding rate and never scored for support."""
+    from agent.text.grounding import grounding_rate, verify_draft
+
+    draft = _draft(core_quote=SOUND[3], hidden_assumptions=[no_assumption_found().model_dump()])
+    fixed, checks = verify_draft(draft, "\n\n".join(SOUND))
+    assert [c.status for c in checks] == ["verified", "none"] and grounding_rate(checks) == 1.0
+    assert fixed.hidden_assumptions[0].none_found
+    # an empty quote from a model is no such entry: it is an unverified quote
+    draft = _draft(core_quote=SOUND[3], hidden_assumptions=[{"assumption": "x", "quote": "", "if_false": "y"}])
+    assert [c.status for c in verify_draft(draft, "\n\n".join(SOUND))[1]] == ["verified", "unverified"]
 
 
 @pytest.mark.parametrize("sentence,words", [
@@ -508,21 +541,6 @@ def test_a_result_or_a_retreat_is_not_a_stated_limit(sentence):
     assert stated_limit(analysis) == ""
 
 
-def test_an_opening_that_defines_a_term_or_reports_a_finding_states_no_premise():
-    """"Circuit discovery methods aim to identify ..." says what a method is for, and "Sycophancy persists ...,
-    indicating that ..." is a finding: neither is a premise that could be overstated, so the opening problem
-    statement is looked for in the next sentence."""
-    defining = "Circuit discovery methods aim to identify the minimal subgraph responsible for a behaviour."
-    finding = ("Sycophancy persists, however, in supervised checkpoints and even in base models prompted as "
-               "assistants, indicating that other sources contribute as well.")
-    gap = "Existing methods are slow on large models, which limits their use in audits."
-    assert sentence_role(finding) == "claim"
-    for first in (defining, finding):
-        analysis = {"sentences": [{"text": first}, {"text": gap}]}
-        assert opening_problem(analysis) == gap
-    assert opening_problem({"sentences": [{"text": defining}, {"text": finding}]}) == ""
-
-
 def test_a_stated_limit_is_not_labelled_as_an_assumption_that_could_be_false():
     from agent.publish.reports import report_markdown
     from tests.support.site_fixtures import make_result
@@ -533,3 +551,25 @@ def test_a_stated_limit_is_not_labelled_as_an_assumption_that_could_be_false():
     md = report_markdown(result)
     assert "   - If false: The headline number says little about sycophancy." in md
     assert "   - Why it matters: Read past this limit" in md and "If false: Read past" not in md
+
+
+def test_a_none_found_entry_is_shown_without_a_quote_in_every_report():
+    """Markdown, the site's page and the daily post: the entry says that none was found, shows no "Rests on"
+    quote or "If false", lists no quote status, and the post does not push on it as an assumption."""
+    from agent.publish import site
+    from agent.publish.reports import report_markdown
+    from tests.support.site_fixtures import make_result
+
+    result = make_result(title="T", source_id="t.md", kind="file", when="2026-11-01T00:00:00+00:00")
+    result.dissection.hidden_assumptions = [no_assumption_found()]
+    result.quotes = [q for q in result.quotes if not q.where.startswith("hidden_assumptions")] + [
+        QuoteCheck(where="hidden_assumptions[0]", quote="", status="none")]
+    md = report_markdown(result)
+    entry = md.split("## Hidden assumptions", 1)[1].split("##", 1)[0]
+    assert "1. **None found: no sentence of the text shows an assumption" in entry
+    assert "Rests on" not in entry and "If false" not in entry and "Why it matters" not in entry
+    assert "The closest calls are the weakest candidates" in entry
+    page = site._report_page(site.report_view(result, demo=False, categories=[], reports_dir=Path("reports")))
+    section = page.split("Hidden assumptions", 1)[1].split("</ol>", 1)[0]
+    assert "None found:" in section and "<blockquote>" not in section and "If false" not in section
+    assert "status-none" not in page

@@ -136,3 +136,19 @@ def test_no_clear_fallacy_is_said_as_such_not_named_as_a_flaw(result, paper_text
     prose = " ".join(b.text for b in post.blocks if b.kind == "text")
     assert "No step of its argument clearly fails" in prose
     assert "step I doubt" not in prose and "a no clear fallacy" not in prose
+
+
+def test_a_none_found_entry_is_not_pushed_on_as_an_assumption(result, paper_text, tmp_path):
+    """The program's "None found" entry names no assumption: the post written by the program does not say "an
+    assumption it does not state: None found ...", and pushes on a named one when there is one."""
+    from agent.critique.findings import no_assumption_found
+
+    result = result.model_copy(deep=True)
+    named = result.dissection.hidden_assumptions[0]
+    result.dissection.hidden_assumptions = [no_assumption_found(), named]
+    llm = llm_for(FakePostWriter(fail=True), tmp_path)
+    prose = " ".join(b.text for b in write_daily_post(result, paper_text, 0.7, None, llm, Settings()).blocks)
+    assert "None found" not in prose and named.assumption.split()[0] in prose
+    result.dissection.hidden_assumptions = [no_assumption_found()]
+    prose = " ".join(b.text for b in write_daily_post(result, paper_text, 0.7, None, llm, Settings()).blocks)
+    assert "None found" not in prose and "assumption it does not state" not in prose
