@@ -166,6 +166,10 @@ def _verified(job: PaperJob, d: DissectionDraft) -> tuple[DissectionDraft, list[
     d, checks = verify_draft(d, job.paper.text)
     d.written_by_program = others + [f"hidden_assumptions[{i}]" for i, h in enumerate(d.hidden_assumptions)
                                      if h.assumption in program]
+    # only the program's own entry may quote nothing: a model's "None found: ..." with no quote is an unverified
+    # quote like any other (a reply cannot opt out of grounding by wording)
+    checks = [c.model_copy(update={"status": "unverified"}) if c.status == "none" and c.where not in
+              d.written_by_program else c for c in checks]
     return d, score_support(job, d, checks)
 
 

@@ -553,6 +553,19 @@ def test_a_stated_limit_is_not_labelled_as_an_assumption_that_could_be_false():
     assert "   - Why it matters: Read past this limit" in md and "If false: Read past" not in md
 
 
+def test_only_the_programs_none_found_entry_may_quote_nothing():
+    """A reply that writes "None found: ..." with no quote does not opt out of grounding: its quote is unverified
+    and counts against the rate, unlike the same entry written by the program."""
+    job = _job()
+    draft = _draft(hidden_assumptions=[no_assumption_found().model_dump()])
+    check_draft(job, draft, narrow=False, final=False)
+    assert job.quotes[1].status == "unverified" and job.grounding == 0.5
+    draft.written_by_program = ["hidden_assumptions[0]"]
+    job = _job()
+    check_draft(job, draft, narrow=False, final=False)
+    assert job.quotes[1].status == "none" and job.quotes[1].support is None and job.grounding == 1.0
+
+
 def test_a_none_found_entry_is_shown_without_a_quote_in_every_report():
     """Markdown, the site's page and the daily post: the entry says that none was found, shows no "Rests on"
     quote or "If false", lists no quote status, and the post does not push on it as an assumption."""
