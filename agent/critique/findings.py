@@ -257,8 +257,10 @@ def stated_limit(analysis: dict | None, title: str = "") -> str:
     "already guards against" the assumption named (docs/analysis.md)."""
     begun = False  # before the text says what it did, "X remains unclear" is the gap it opens, not its limit
     for text in _prose_sentences(analysis, title):
-        begun = begun or bool(_FIRST_PERSON.search(text)) or sentence_role(text) in ("method", "result")
-        if begun and _STATED_LIMIT.search(text):
+        role = sentence_role(text)
+        begun = begun or bool(_FIRST_PERSON.search(text)) or role in ("method", "result")
+        # a release sentence bounds nothing ("we release the environment so that others can test mitigations")
+        if begun and role != "release" and _STATED_LIMIT.search(text):
             return text
     return ""
 

@@ -535,6 +535,7 @@ def test_a_stated_limit_is_found_in_each_way_a_text_bounds_its_claim(sentence, w
     "We show that the results hold at least in small models, which is all we ever meant.",  # a retreat, not a limit
     "Although it is simple, the method beats every baseline we compare against.",  # a concession for the claim
     "Harmlessness training applied afterwards reduces tampering rates by half.",
+    "We release the benchmark so that other groups can test their own monitors.",  # a release bounds nothing
 ])
 def test_a_result_or_a_retreat_is_not_a_stated_limit(sentence):
     analysis = {"sentences": [{"text": "We train probes on the residual stream of a 7B model."}, {"text": sentence}]}
