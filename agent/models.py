@@ -140,6 +140,11 @@ class DissectionDraft(BaseModel):
     # the model's text failed a check: the report labels them; never part of the schema sent to a model
     written_by_program: list[str] = []
 
+    @property
+    def named_assumptions(self) -> list[HiddenAssumption]:
+        """The assumption entries that name one (not the program's quote-less "None found")."""
+        return [h for h in self.hidden_assumptions if not h.none_found]
+
 
 MODEL_FIELDS = ("claims", "core_fallacy", "hidden_assumptions", "social_function", "verdict", "lag_weighted_verdict",
                 "related")

@@ -118,8 +118,8 @@ def program_assumption(job: PaperJob, draft: DissectionDraft, quote: str) -> Hid
         title = job.paper.title if job.paper else ""
         if not core.clear:  # a text with a clear weak step is not "careful": none of these is said of it
             # one entry per sentence: where the model quoted it, else the first entry that reaches it
-            for found, entry in ((stated_limit(a, title), limit_assumption),
-                                 (qualified_conclusion(a, title), qualified_assumption)):
+            for find, entry in ((stated_limit, limit_assumption), (qualified_conclusion, qualified_assumption)):
+                found = find(a, title)  # the qualified conclusion is looked for only when no limit serves
                 if found and (quote == found or found not in used - {quote}):
                     return entry(found)
             return no_assumption_found()

@@ -7,6 +7,7 @@ program from its analysis", so a reader never takes them for the critic's own ju
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -255,24 +256,36 @@ def stated_limit(analysis: dict | None, title: str = "") -> str:
     one, and that sentence is what shows it. A blind panel judged the points the program wrote on sound texts
     from the roles and the opening premise supported in 0 of 85 cases, the commonest reason being that the text
     "already guards against" the assumption named (docs/analysis.md)."""
-    begun = False  # before the text says what it did, "X remains unclear" is the gap it opens, not its limit
+    # a release sentence bounds nothing ("we release the environment so that others can test mitigations")
+    return _first_after_setup(analysis, title,
+                              lambda text, role: role != "release" and bool(_STATED_LIMIT.search(text)))
+
+
+def _first_after_setup(analysis: dict | None, title: str, wanted: Callable[[str, str], bool]) -> str:
+    """The first prose sentence, from where the text says what it did (first person, a method or a result) on, for
+    which `wanted(text, role)` holds; "" when none does. Before that point, "X remains unclear" is the gap the text
+    opens and "X suggests Y" is background, not the text's own limit or conclusion."""
+    begun = False
     for text in _prose_sentences(analysis, title):
         role = sentence_role(text)
         begun = begun or bool(_FIRST_PERSON.search(text)) or role in ("method", "result")
-        # a release sentence bounds nothing ("we release the environment so that others can test mitigations")
-        if begun and role != "release" and _STATED_LIMIT.search(text):
+        if begun and wanted(text, role):
             return text
     return ""
+
+
+def _here(pattern: re.Pattern[str], quote: str) -> str:
+    """' (here: “the words”)': the words of `quote` that `pattern` matched, for an entry to point at; "" if none."""
+    m = pattern.search(quote)
+    return f" (here: \u201c{m.group(0)}\u201d)" if m else ""
 
 
 def limit_assumption(quote: str) -> HiddenAssumption:
     """The entry for a sentence that states the text's own limit: the assumption a reader might supply is the one
     the text declines, pointed at the words that decline it."""
-    m = _STATED_LIMIT.search(quote)
-    here = f" (here: \u201c{m.group(0)}\u201d)" if m else ""
     return HiddenAssumption(
-        assumption=f"{NOT_HIDDEN} the text states this limit of its own claim{here}, so its conclusions hold only "
-                   "within it and it does not assume the rest.",
+        assumption=f"{NOT_HIDDEN} the text states this limit of its own claim{_here(_STATED_LIMIT, quote)}, so its "
+                   "conclusions hold only within it and it does not assume the rest.",
         quote=quote, if_false=STATED_LIMIT_IF_FALSE)
 
 
@@ -290,21 +303,15 @@ def qualified_conclusion(analysis: dict | None, title: str = "") -> str:
     """The first sentence, after the text says what it did, that offers a conclusion as what the evidence
     suggests ("the advantage suggests that ..."), "" when there is none. On a text with no clear weak step and
     no stated limit, that qualification is what the text does instead of assuming its conclusion settled."""
-    begun = False
-    for text in _prose_sentences(analysis, title):
-        begun = begun or bool(_FIRST_PERSON.search(text)) or sentence_role(text) in ("method", "result")
-        if begun and _QUALIFIED.search(text) and not _OTHERS_VIEW.search(text):
-            return text
-    return ""
+    return _first_after_setup(analysis, title,
+                              lambda text, _: bool(_QUALIFIED.search(text)) and not _OTHERS_VIEW.search(text))
 
 
 def qualified_assumption(quote: str) -> HiddenAssumption:
     """The entry for a conclusion the text qualifies: the assumption it declines is that its evidence settles it."""
-    m = _QUALIFIED.search(quote)
-    here = f" (here: \u201c{m.group(0)}\u201d)" if m else ""
     return HiddenAssumption(
-        assumption=f"{NOT_HIDDEN} the text qualifies this conclusion{here}, so it offers it as what the evidence "
-                   "points to and does not assume the evidence settles it.",
+        assumption=f"{NOT_HIDDEN} the text qualifies this conclusion{_here(_QUALIFIED, quote)}, so it offers it as "
+                   "what the evidence points to and does not assume the evidence settles it.",
         quote=quote, if_false=QUALIFIED_IF_FALSE)
 
 

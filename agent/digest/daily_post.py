@@ -187,9 +187,8 @@ def write_daily_post(result: DissectionResult, paper_text: str, relevance: float
     opening = f"Today's paper is {title}. It scores {relevance:.2f} against my interests, and it is worth reading " \
               "closely because of one step in its argument."
     push = ""
-    named = [h for h in d.hidden_assumptions if not h.none_found]
-    if named:
-        h = named[0]
+    if d.named_assumptions:
+        h = d.named_assumptions[0]
         push = f"What I would push on is an assumption it does not state: {_clean(h.assumption)} If that is " \
                f"false, {_continuing(h.if_false)}"
     blocks: list[PostBlock] = [PostBlock(kind="text", text=_prose_or(index, draft.opening, opening, notes, "opening", 3)
@@ -235,7 +234,7 @@ def _fit_length(blocks: list[PostBlock], result: DissectionResult, index: Source
     and then cut the longest prose paragraph at a sentence end."""
     d = result.dissection
     extras: list[PostBlock] = []
-    for h in [h for h in d.hidden_assumptions if not h.none_found][1:]:
+    for h in d.named_assumptions[1:]:
         extras.append(PostBlock(kind="text", text=f"It also takes for granted that {_continuing(h.assumption)} "
                                                   f"If not, {_continuing(h.if_false)}"))
         q = _quote_block(index, h.quote, "an assumption")
