@@ -65,7 +65,7 @@ class Outcome:
 
 
 def load_records(split: str, limit: int | None) -> list[dict]:
-    names = ["dev", "test", "test2", "test3", "test4", "test5", "test6"] if split == "held-out" else [split]
+    names = ["dev", "test", "test2", "test3", "test4", "test5", "test6", "test7"] if split == "held-out" else [split]
     recs = [json.loads(line) for n in names for line in (DATA / f"{n}.jsonl").read_text().splitlines() if line]
     if not limit:
         return recs
@@ -301,7 +301,7 @@ def print_report(s: dict, label: str) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--split", choices=["dev", "test", "test2", "test3", "test4", "test5", "test6", "held-out",
+    ap.add_argument("--split", choices=["dev", "test", "test2", "test3", "test4", "test5", "test6", "test7", "held-out",
                                                    "train"],
                     default="dev",
                     help="dev: the reported split; test: the first blind split (since looked at while tuning); "
