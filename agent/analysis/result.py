@@ -24,6 +24,8 @@ class Candidate(BaseModel):
     score: float = Field(ge=0.0, le=1.0)  # how clearly the step is weak (any type): candidates are ranked by it
     type_score: float = Field(default=0.0, ge=0.0, le=1.0)  # how clearly `fallacy` is its kind of weakness
     reason: str
+    runner_up: str = ""  # the next most likely type, and its type score (what a reader weighs when unsure)
+    runner_up_score: float = Field(default=0.0, ge=0.0, le=1.0)
 
 
 class Analysis(BaseModel):
@@ -31,3 +33,6 @@ class Analysis(BaseModel):
     candidates: list[Candidate] = []  # best first
     no_clear_fallacy: bool = True  # no candidate scores at or above `threshold`
     threshold: float = 0.5
+    # a clear step's type is stated as its kind only at or above this type score; below it the report names the
+    # likeliest two and says the analysis is unsure (0 on the lexical path, whose type score is its weakness)
+    type_threshold: float = 0.0

@@ -135,9 +135,21 @@ _TURN = re.compile(r",\s+(but|yet|although|though|whereas|while|raising|leaving|
                    r",\s+on the premise\b|;|:\s|\s[\u2013\u2014-]\s", re.I)
 PREMISE_WORDS = (5, 24)  # a premise shorter than this says nothing; a longer one is not quoted in a point
 _TOKEN = re.compile(r"[A-Za-z0-9][\w'’.%-]*[\w%]|[A-Za-z0-9]|[^\w\s]")
+# a clear weak step of uncertain kind: what it assumes and how the judgement ages, whichever kind it is
+UNSURE_FINDING = (
+    "The evidence the text reports before this step is enough to carry the conclusion it draws.",
+    "Only a narrower conclusion stands, one the reported evidence does reach.",
+    "The step's conclusion is an empirical claim that later work can test directly; until it does, the judgement "
+    "stays that the text claims more here than it shows, whatever kind of flaw the step turns out to be.")
+UNSURE_LAG = UNSURE_FINDING[2]
 # the lag-weighted verdict when no step is clearly weak (a sound text's assumptions come from ROLE_FINDINGS)
 NO_FINDING_LAG = ("No step was found that depends on a fast-moving assumption, so the judgement should hold as the "
                   "field moves, unless new results contradict the reported evidence.")
+
+
+def _a(name: str) -> str:
+    """A type's name with its article ("an appeal to authority")."""
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
 
 
 def key_phrases(sentence: str, k: int = 2, max_words: int = 4) -> list[str]:
@@ -345,6 +357,9 @@ class Finding:
     threshold: float
     n_sentences: int
     roles: dict[str, int]  # how many sentences carry each role
+    type_score: float = 1.0  # the analysis' confidence in the type (1: the critic's own type, or no head)
+    runner_up: str = ""  # the next most likely type when the analysis is unsure of this one ("" when sure)
+    runner_up_score: float = 0.0
 
     @classmethod
     def from_analysis(cls, analysis: dict | None, core_name: str = "", core_quote: str = "") -> Finding:
@@ -366,26 +381,44 @@ class Finding:
             for r in s.get("roles") or []:
                 roles[r] = roles.get(r, 0) + 1
         best = cands[0]["score"] if cands else 0.0
+        # unsure of the kind: the analysis' own type for this sentence scored below its type threshold
+        unsure = same and fallacy != NO_CLEAR_FALLACY and pick.get("runner_up") in TYPE_FINDINGS and \
+            float(pick.get("type_score", 1.0)) < float(a.get("type_threshold", 0.0))
         return cls(sentence=core_quote or (pick["sentence"] if pick else ""), fallacy=fallacy,
                    score=float(pick["score"]) if same else (float(best) if fallacy == NO_CLEAR_FALLACY else 0.0),
                    reason=pick["reason"] if same else "", threshold=float(a.get("threshold", 0.0)),
-                   n_sentences=len(a.get("sentences") or []), roles=roles)
+                   n_sentences=len(a.get("sentences") or []), roles=roles,
+                   type_score=float(pick["type_score"]) if unsure else 1.0,
+                   runner_up=pick["runner_up"] if unsure else "",
+                   runner_up_score=float(pick.get("runner_up_score", 0.0)) if unsure else 0.0)
 
     @property
     def clear(self) -> bool:
         return self.fallacy in TYPE_FINDINGS
 
+    @property
+    def unsure(self) -> bool:
+        """A clear weak step whose kind the analysis cannot tell with confidence (its type score is below the
+        analysis' type threshold): the points say so and rest on what is sure, that the step is the weakest."""
+        return self.clear and bool(self.runner_up)
+
     def _flagged(self) -> str:
-        article = "an" if self.fallacy[:1] in "aeiou" else "a"
         if not self.reason:  # the type is the critic's, not the analysis' (which gave this sentence no such reading)
-            return f"the critic reads this step as {article} {self.fallacy}"
-        return f"the analysis reads this step as {article} {self.fallacy} ({self.reason}; score {self.score:.2f})"
+            return f"the critic reads this step as {_a(self.fallacy)}"
+        if self.unsure:
+            return (f"the analysis rates this the weakest step (score {self.score:.2f}) but is unsure of its kind: "
+                    f"it reads most like {_a(self.fallacy)} ({self.reason}; type score {self.type_score:.2f}), else "
+                    f"{_a(self.runner_up)} ({self.runner_up_score:.2f})")
+        return f"the analysis reads this step as {_a(self.fallacy)} ({self.reason}; score {self.score:.2f})"
 
     def explanation(self) -> str:
         if not self.clear:
             return (f"No step of the argument clearly fails: the strongest candidate scored {self.score:.2f}, below "
                     f"the analysis threshold of {self.threshold:.2f}.")
         flagged = self._flagged()
+        if self.unsure:  # no gloss of a type it may not be: what holds of either reading
+            return (f"{flagged[:1].upper()}{flagged[1:]}. Either way, this step concludes more than the evidence "
+                    "the text reports can carry.")
         return (f"{flagged[:1].upper()}{flagged[1:]}: {TYPE_GLOSS[self.fallacy]}. The evidence the text reports does "
                 "not reach that far.")
 
@@ -415,10 +448,16 @@ class Finding:
         if not self.clear:
             return ("The analysis found no clearly weak step; the conclusions appear to stay within the reported "
                     "evidence. Read it for its results.")
+        if self.unsure:
+            return (f"The argument is weakest at this step (score {self.score:.2f}), which the analysis reads most "
+                    f"like {_a(self.fallacy)} or {_a(self.runner_up)}. Its conclusion should be read as no stronger "
+                    "than the evidence it reports.")
         return (f"The argument is weakest where {self._flagged()}. Its conclusion should be read as no stronger than "
                 "the evidence it reports.")
 
     def lag_weighted_verdict(self) -> str:
+        if self.unsure:
+            return UNSURE_LAG
         return TYPE_FINDINGS[self.fallacy][2] if self.clear else NO_FINDING_LAG
 
     def assumption(self, quote: str = "") -> HiddenAssumption:
@@ -427,7 +466,7 @@ class Finding:
         quote = quote or self.sentence
         if not (self.clear and quote == self.sentence and self.reason and self.score >= self.threshold):
             return role_assumption(quote)
-        assumption, if_false, _ = TYPE_FINDINGS[self.fallacy]
+        assumption, if_false, _ = UNSURE_FINDING if self.unsure else TYPE_FINDINGS[self.fallacy]
         # the words that showed it, as far as they are in this sentence (a reason may cite evidence stated earlier)
         phrases = [w for w in (_whole_word(p, quote) for p in
                                dict.fromkeys(re.findall(r"\u201c([^\u201d]{2,60})\u201d", self.reason)))

@@ -12,6 +12,8 @@ from agent.critique.copies import CopyChecker, looping, trim_at_sentence
 from agent.critique.findings import (
     ROLE_FINDINGS,
     TYPE_FINDINGS,
+    TYPE_GLOSS,
+    UNSURE_FINDING,
     Finding,
     is_role_assumption,
     key_phrases,
@@ -418,6 +420,40 @@ def test_a_type_assumption_needs_a_clear_finding_on_that_sentence():
     below = Finding(sentence=CLAIM, fallacy=f.fallacy, score=f.threshold / 2, reason=f.reason,
                     threshold=f.threshold, n_sentences=f.n_sentences, roles=f.roles)
     assert not below.assumption().assumption.startswith(TYPE_FINDINGS[f.fallacy][0][:-1])
+
+
+def test_a_step_of_uncertain_kind_names_its_likeliest_two_and_claims_only_what_either_shares():
+    """Below the analysis' type threshold the points say the analysis is unsure of the kind, offer the likeliest
+    two, and rest the assumption and the lag on what holds of either, not on one type's gloss or template."""
+    cand = {**ANALYSIS["candidates"][0], "type_score": 0.45, "runner_up": "motte and bailey", "runner_up_score": 0.3}
+    unsure = Finding.from_analysis({**ANALYSIS, "candidates": [cand], "type_threshold": 0.7})
+    assert unsure.clear and unsure.unsure and unsure.fallacy == "hasty generalization"
+    text = unsure.explanation()
+    assert "unsure of its kind" in text and "a hasty generalization" in text and "a motte and bailey" in text
+    assert "type score 0.45" in text and TYPE_GLOSS["hasty generalization"] not in text
+    assert "a motte and bailey" in unsure.verdict() and unsure.lag_weighted_verdict() == UNSURE_FINDING[2]
+    h = unsure.assumption()
+    assert h.assumption.startswith(UNSURE_FINDING[0][:-1]) and h.if_false == UNSURE_FINDING[1] and h.quote == CLAIM
+    assert "\u201cevery setting\u201d" in h.assumption  # still pointed at the words that showed the weakness
+    # at or above the threshold, or with no threshold (the lexical path), the type is stated as before
+    for a in ({**ANALYSIS, "candidates": [{**cand, "type_score": 0.7}], "type_threshold": 0.7},
+              {**ANALYSIS, "candidates": [cand]}):
+        sure = Finding.from_analysis(a)
+        assert not sure.unsure and TYPE_GLOSS["hasty generalization"] in sure.explanation()
+        assert sure.assumption().assumption.startswith(TYPE_FINDINGS["hasty generalization"][0][:-1])
+    # a type the critic chose over the analysis' reading is the critic's: no hedge is invented for it
+    other = Finding.from_analysis({**ANALYSIS, "candidates": [cand], "type_threshold": 0.7}, "straw man", CLAIM)
+    assert not other.unsure and "The critic reads this step as a straw man" in other.explanation()
+
+
+def test_the_analysis_gives_each_candidate_its_runner_up_type():
+    from agent.analysis import analyse_text
+
+    a = analyse_text(SOURCE)
+    assert a.type_threshold > 0 and a.candidates
+    for c in a.candidates:
+        assert c.runner_up in TYPES and c.runner_up != c.fallacy and c.runner_up_score <= c.type_score
+    assert analyse_text(SOURCE, head=False).type_threshold == 0.0
 
 
 SOUND = ["Probing the Internals of Refusal",
