@@ -6,6 +6,7 @@ program from its analysis", so a reader never takes them for the critic's own ju
 """
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -148,8 +149,15 @@ NO_FINDING_LAG = ("No step was found that depends on a fast-moving assumption, s
 
 
 def _a(name: str) -> str:
-    """A type's name with its article ("an appeal to authority")."""
+    """A type's name with its article ("an appeal to authority"; none before a gerund: "begging the question")."""
+    if name.split(" ", 1)[0].endswith("ing"):
+        return name
     return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
+
+
+def _below(x: float) -> str:
+    """A score below a threshold, shown so that it does not round up to it (0.6955 -> "0.69", not "0.70")."""
+    return f"{math.floor(x * 100) / 100:.2f}"
 
 
 def key_phrases(sentence: str, k: int = 2, max_words: int = 4) -> list[str]:
@@ -407,8 +415,8 @@ class Finding:
             return f"the critic reads this step as {_a(self.fallacy)}"
         if self.unsure:
             return (f"the analysis rates this the weakest step (score {self.score:.2f}) but is unsure of its kind: "
-                    f"it reads most like {_a(self.fallacy)} ({self.reason}; type score {self.type_score:.2f}), else "
-                    f"{_a(self.runner_up)} ({self.runner_up_score:.2f})")
+                    f"it reads most like {_a(self.fallacy)} ({self.reason}; type score "
+                    f"{_below(self.type_score)}), else {_a(self.runner_up)} ({self.runner_up_score:.2f})")
         return f"the analysis reads this step as {_a(self.fallacy)} ({self.reason}; score {self.score:.2f})"
 
     def explanation(self) -> str:
