@@ -104,13 +104,13 @@ class HiddenAssumption(BaseModel):
 
     @property
     def states_a_limit(self) -> bool:
-        """The entry is a limit the text states (critique.findings.limit_assumption), so its `if_false` says why the
+        """The entry is a limit the text states (critique.sound_text.limit_assumption), so its `if_false` says why the
         limit matters rather than what breaks if an assumption is false."""
         return self.assumption.startswith(NOT_HIDDEN)
 
     @property
     def none_found(self) -> bool:
-        """The program's entry for a text where no sentence shows an assumption (critique.findings
+        """The program's entry for a text where no sentence shows an assumption (critique.sound_text
         .no_assumption_found): it names none and quotes nothing, so it has no quote to verify or score."""
         return not self.quote.strip() and self.assumption.startswith(NONE_FOUND)
 

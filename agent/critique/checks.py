@@ -15,18 +15,15 @@ from __future__ import annotations
 import re
 
 from agent.critique.copies import CopyChecker, FieldIssue, contradicts_name, prose_fields, trim_at_sentence
-from agent.critique.findings import (
-    Finding,
-    is_role_assumption,
+from agent.critique.findings import Finding, is_role_assumption, role_assumption, sentence_role
+from agent.critique.schema import PROSE_CAPS
+from agent.critique.sound_text import (
     limit_assumption,
     no_assumption_found,
     qualified_assumption,
     qualified_conclusion,
-    role_assumption,
-    sentence_role,
     stated_limit,
 )
-from agent.critique.schema import PROSE_CAPS
 from agent.critique.support import support_scores
 from agent.models import FALLACIES, NO_CLEAR_FALLACY, DissectionDraft, HiddenAssumption, PaperJob, QuoteCheck
 from agent.publish.render import FENCE_CLOSE, FENCE_OPEN
@@ -93,9 +90,9 @@ def program_assumption(job: PaperJob, draft: DissectionDraft, quote: str) -> Hid
        texts). A clear finding on any other sentence does not get one: such secondary templates were supported
        in 0 of 4 cases;
     2. the core fallacy's, when the core is clear and no other assumption quotes its sentence;
-    3. with no clear finding, where the text states a limit of its own claim (findings.stated_limit): the
-       assumption it declines; else where it qualifies a conclusion (findings.qualified_conclusion); else an
-       entry that names no assumption and quotes nothing (findings.no_assumption_found): judged blind, every
+    3. with no clear finding, where the text states a limit of its own claim (sound_text.stated_limit): the
+       assumption it declines; else where it qualifies a conclusion (sound_text.qualified_conclusion); else an
+       entry that names no assumption and quotes nothing (sound_text.no_assumption_found): judged blind, every
        template the program wrote on such texts (the opening premise, a role's assumption) was supported in 7
        of 169 cases;
     4. what the quoted sentence's role takes for granted (a quote outside the analysed text, or a second entry

@@ -17,16 +17,18 @@ from agent.critique.findings import (
     Finding,
     is_role_assumption,
     key_phrases,
-    limit_assumption,
-    no_assumption_found,
     premise,
-    qualified_assumption,
-    qualified_conclusion,
     role_assumption,
     sentence_role,
-    stated_limit,
 )
 from agent.critique.schema import TYPES, budget_caps, dissection_schema, narrow_core_choices, ordered_names
+from agent.critique.sound_text import (
+    limit_assumption,
+    no_assumption_found,
+    qualified_assumption,
+    qualified_conclusion,
+    stated_limit,
+)
 from agent.critique.support import score_support, support_rate, support_scores
 from agent.models import (
     NO_CLEAR_FALLACY,
@@ -544,7 +546,7 @@ def test_a_none_found_entry_quotes_nothing_and_counts_in_no_rate():
 
 
 @pytest.mark.parametrize("sentence,words", [
-    # one sentence per way an abstract bounds its claim (findings._LIMIT_FAMILIES), written for this test: none is
+    # one sentence per way an abstract bounds its claim (sound_text._LIMIT_FAMILIES), written for this test: none is
     # taken from an evaluation split
     ("Whether the probes work on multimodal models remains an open question.", "remains an open question"),
     ("We make no claim about models trained with other objectives.", "We make no claim"),

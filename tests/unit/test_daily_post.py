@@ -141,7 +141,7 @@ def test_no_clear_fallacy_is_said_as_such_not_named_as_a_flaw(result, paper_text
 def test_a_none_found_entry_is_not_pushed_on_as_an_assumption(result, paper_text, tmp_path):
     """The program's "None found" entry names no assumption: the post written by the program does not say "an
     assumption it does not state: None found ...", and pushes on a named one when there is one."""
-    from agent.critique.findings import no_assumption_found
+    from agent.critique.sound_text import no_assumption_found
 
     result = result.model_copy(deep=True)
     named = result.dissection.hidden_assumptions[0]
