@@ -205,6 +205,12 @@ class WeakStep(BaseModel):
     fallacy: str
     score: float
     reason: str
+    type_score: float = 1.0  # how clearly `fallacy` is its kind; below the summary's type_threshold it is unsure
+    runner_up: str = ""  # the next most likely kind
+    runner_up_score: float = 0.0
+
+    def kind_unsure(self, type_threshold: float) -> bool:
+        return bool(self.runner_up) and self.type_score < type_threshold
 
 
 class AnalysisSummary(BaseModel):
@@ -214,6 +220,7 @@ class AnalysisSummary(BaseModel):
     candidates: list[WeakStep] = []
     no_clear_fallacy: bool = True
     threshold: float = 0.0
+    type_threshold: float = 0.0  # a candidate's kind is stated at or above this type score, offered below it
     sentences: int = 0
     version: str = ""  # digest of the analysis code and head weights that produced it
     planted_instructions: list[str] = []

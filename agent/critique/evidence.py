@@ -78,9 +78,12 @@ def summary(analysis: dict | None, k: int = 5) -> AnalysisSummary | None:
     if not analysis:
         return None
     return AnalysisSummary(
-        candidates=[WeakStep(sentence=c["sentence"], fallacy=c["fallacy"], score=c["score"], reason=c["reason"])
+        candidates=[WeakStep(sentence=c["sentence"], fallacy=c["fallacy"], score=c["score"], reason=c["reason"],
+                             type_score=c.get("type_score", 1.0), runner_up=c.get("runner_up", ""),
+                             runner_up_score=c.get("runner_up_score", 0.0))
                     for c in analysis.get("candidates", [])[:k]],
         no_clear_fallacy=bool(analysis.get("no_clear_fallacy", True)), threshold=analysis.get("threshold", 0.0),
+        type_threshold=analysis.get("type_threshold", 0.0),
         sentences=len(analysis.get("sentences", [])), version=analysis.get("version", ""),
         planted_instructions=list(analysis.get("planted", [])))
 

@@ -270,6 +270,28 @@ def test_candidate_weak_steps_render_when_the_result_has_them(tmp_path):
     assert "a universal claim from one benchmark" in page_rich
 
 
+def test_a_candidate_of_uncertain_kind_is_shown_with_its_runner_up_in_both_reports(tmp_path):
+    from agent.publish.reports import report_markdown
+
+    steps = [WeakStep(sentence="Since SycoBench covers twelve domains, sycophancy is solved.", fallacy="straw man",
+                      score=0.83, reason="cues", type_score=0.41, runner_up="hasty generalization",
+                      runner_up_score=0.3),
+             WeakStep(sentence="Models that agree with users want to please them.", fallacy="anthropomorphism",
+                      score=0.6, reason="a mental-state verb", type_score=0.95, runner_up="straw man",
+                      runner_up_score=0.02)]
+    result = fixture_results()[0].model_copy(update={"analysis": AnalysisSummary(
+        no_clear_fallacy=False, type_threshold=0.7, candidates=steps)})
+    page = site_mod._report_page(report_view(result, demo=False, categories=[], reports_dir=tmp_path / "reports"))
+    md = report_markdown(result)
+    for text in (page, md):
+        assert "straw man or hasty generalization (kind unsure)" in text
+        assert "anthropomorphism or" not in text  # a sure kind is stated alone
+    # an older result (no type scores) states every kind as before
+    old = result.model_copy(update={"analysis": AnalysisSummary(no_clear_fallacy=False, candidates=[
+        WeakStep(sentence=steps[0].sentence, fallacy="straw man", score=0.83, reason="cues")])})
+    assert "kind unsure" not in report_markdown(old)
+
+
 def test_small_pieces():
     assert safe_url("https://example.org/a?b=1") == "https://example.org/a?b=1"
     assert safe_url("javascript:alert(1)") == safe_url("/home/x/y.md") == safe_url('https://x.org/"><b>') == ""
