@@ -209,9 +209,6 @@ class WeakStep(BaseModel):
     runner_up: str = ""  # the next most likely kind
     runner_up_score: float = 0.0
 
-    def kind_unsure(self, type_threshold: float) -> bool:
-        return bool(self.runner_up) and self.type_score < type_threshold
-
 
 class AnalysisSummary(BaseModel):
     """What the analysis stage found, in the result: the candidate weak steps (best first) and whether any is
@@ -224,6 +221,11 @@ class AnalysisSummary(BaseModel):
     sentences: int = 0
     version: str = ""  # digest of the analysis code and head weights that produced it
     planted_instructions: list[str] = []
+
+    def kind_unsure(self, c: WeakStep) -> bool:
+        """A clear weak step whose kind the analysis cannot tell: the report offers its likeliest two (below the
+        threshold a candidate is only "most like" a kind, and nothing is claimed of it)."""
+        return bool(c.runner_up) and c.type_score < self.type_threshold and c.score >= self.threshold
 
 
 class Provenance(BaseModel):

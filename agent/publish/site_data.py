@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.digest.ranking import rescale
-from agent.models import DissectionResult, WeakStep
+from agent.models import AnalysisSummary, DissectionResult, WeakStep
 from agent.publish.files import DiskCache, read_json, sha256, slugify, write_json
 from agent.publish.render import safe_url, source_label
 from agent.text.safe import clean_tree
@@ -80,7 +80,6 @@ def _candidates(result: DissectionResult) -> list[dict]:
     raw = getattr(analysis, "candidates", None) if analysis is not None else None
     if raw is None and isinstance(analysis, dict):
         raw = analysis.get("candidates")
-    type_threshold = getattr(analysis, "type_threshold", 0.0) if analysis is not None else 0.0
     out = []
     for c in raw or []:
         get = c.get if isinstance(c, dict) else lambda k, c=c: getattr(c, k, None)
@@ -88,7 +87,8 @@ def _candidates(result: DissectionResult) -> list[dict]:
         if not sentence:
             continue
         score, kind = get("score"), str(get("type") or get("kind") or get("fallacy") or "")
-        if isinstance(c, WeakStep) and c.kind_unsure(type_threshold):  # say so, and give the next likeliest kind
+        if isinstance(analysis, AnalysisSummary) and isinstance(c, WeakStep) and analysis.kind_unsure(c):
+            # a clear step of uncertain kind: say so, and give the next likeliest
             kind = f"{kind} or {c.runner_up} (kind unsure)"
         out.append({"sentence": str(sentence), "type": kind,
                     "score": float(score) if isinstance(score, (int, float)) else None,

@@ -278,14 +278,17 @@ def test_a_candidate_of_uncertain_kind_is_shown_with_its_runner_up_in_both_repor
                       runner_up_score=0.3),
              WeakStep(sentence="Models that agree with users want to please them.", fallacy="anthropomorphism",
                       score=0.6, reason="a mental-state verb", type_score=0.95, runner_up="straw man",
-                      runner_up_score=0.02)]
+                      runner_up_score=0.02),
+             WeakStep(sentence="We train probes on three models.", fallacy="equivocation", score=0.1, reason="cues",
+                      type_score=0.3, runner_up="motte and bailey", runner_up_score=0.2)]
     result = fixture_results()[0].model_copy(update={"analysis": AnalysisSummary(
-        no_clear_fallacy=False, type_threshold=0.7, candidates=steps)})
+        no_clear_fallacy=False, threshold=0.5, type_threshold=0.7, candidates=steps)})
     page = site_mod._report_page(report_view(result, demo=False, categories=[], reports_dir=tmp_path / "reports"))
     md = report_markdown(result)
     for text in (page, md):
         assert "straw man or hasty generalization (kind unsure)" in text
         assert "anthropomorphism or" not in text  # a sure kind is stated alone
+        assert "equivocation or" not in text  # below the threshold a step is only "most like" a kind
     # an older result (no type scores) states every kind as before
     old = result.model_copy(update={"analysis": AnalysisSummary(no_clear_fallacy=False, candidates=[
         WeakStep(sentence=steps[0].sentence, fallacy="straw man", score=0.83, reason="cues")])})
