@@ -19,7 +19,7 @@ from agent.text.injection import echoes_instruction
 from agent.text.sentences import split_sentences
 
 IssueKind = Literal["empty", "cut", "copies_title", "copies_source", "copies_prompt", "repeats", "loops",
-                    "echoes_instruction", "contradicts_name"]
+                    "echoes_instruction", "contradicts_name", "markup"]
 MIN_WORDS = {"claims": 6, "core_fallacy.explanation": 5, "social_function": 4, "verdict": 4,
              "lag_weighted_verdict": 4}
 COPY_SHARE = 0.6  # a field whose word 5-grams come from the source (or the prompt) this much is a copy
@@ -27,6 +27,10 @@ PROMPT_SHARE = 0.5  # the same for the prompt's instructions, by word 4-grams (t
 REPEAT_SHARE = 0.7  # two fields sharing this share of their words say the same thing
 NEAR_COPY = 0.8  # a sentence of a field this similar to a source sentence, word by word in order, is a copy
 N = 5
+# code or format debris in prose: brackets, braces, backslashes, comment slashes, talk of JSON or a schema (the
+# embedded model once wrote "][1] { // this field is not part of the source text; it's a nested json array ..." as
+# the demo's lag-weighted verdict, and no other check caught it)
+MARKUP = re.compile(r"[{}\[\]\\]|//|\b(json|schema)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,8 @@ class CopyChecker:
             return FieldIssue(name, "copies_title", "the title")
         if len(words) < MIN_WORDS.get(short_name, 3):
             return FieldIssue(name, "empty", f"{len(words)} words")
+        if MARKUP.search(text):
+            return FieldIssue(name, "markup", f"code or format debris (\u201c{MARKUP.search(text).group(0)}\u201d)")
         if self.copies_source(text):
             return FieldIssue(name, "copies_source", "copies a source sentence")
         if self._copied_share(words, self.prompt_grams, 4) >= PROMPT_SHARE:

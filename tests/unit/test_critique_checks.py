@@ -136,6 +136,9 @@ def _checker(**kw) -> CopyChecker:
     ("honest answers honest answers honest answers honest answers from debate", "loops"),
     ("ok", "empty"),
     ("The verdict is weak because the evaluation is narrow and the judges were", "cut"),
+    ("][1] { // this field is not part of the source text; it's a nested json array of claims.", "markup"),
+    ("The verdict holds as the field moves, since the evidence in section [2] is narrow.", "markup"),
+    ("This is a nested JSON array that contains the claims of the paper and their evidence.", "markup"),
 ])
 def test_copy_checks_find_what_is_not_the_critics_own(field, kind):
     issues = _checker().issues({"verdict": field})
