@@ -65,7 +65,8 @@ class Outcome:
 
 
 def load_records(split: str, limit: int | None) -> list[dict]:
-    names = ["dev", "test", "test2", "test3", "test4", "test5", "test6", "test7", "test8"] if split == "held-out" else [split]
+    held_out = ["dev", "test", "test2", "test3", "test4", "test5", "test6", "test7", "test8"]
+    names = held_out if split == "held-out" else [split]
     recs = [json.loads(line) for n in names for line in (DATA / f"{n}.jsonl").read_text().splitlines() if line]
     if not limit:
         return recs
