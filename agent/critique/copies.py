@@ -126,8 +126,8 @@ class CopyChecker:
             return FieldIssue(name, "copies_title", "the title")
         if len(words) < MIN_WORDS.get(short_name, 3):
             return FieldIssue(name, "empty", f"{len(words)} words")
-        if MARKUP.search(text):
-            return FieldIssue(name, "markup", f"code or format debris (\u201c{MARKUP.search(text).group(0)}\u201d)")
+        if debris := MARKUP.search(text):
+            return FieldIssue(name, "markup", f"code or format debris (\u201c{debris.group(0)}\u201d)")
         if self.copies_source(text):
             return FieldIssue(name, "copies_source", "copies a source sentence")
         if self._copied_share(words, self.prompt_grams, 4) >= PROMPT_SHARE:
