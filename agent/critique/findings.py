@@ -141,7 +141,6 @@ UNSURE_FINDING = (
     "Only a narrower conclusion stands, one the reported evidence does reach.",
     "The step's conclusion is an empirical claim that later work can test directly; until it does, the judgement "
     "stays that the text claims more here than it shows, whatever kind of flaw the step turns out to be.")
-UNSURE_LAG = UNSURE_FINDING[2]
 # the lag-weighted verdict when no step is clearly weak (a sound text's assumptions come from ROLE_FINDINGS)
 NO_FINDING_LAG = ("No step was found that depends on a fast-moving assumption, so the judgement should hold as the "
                   "field moves, unless new results contradict the reported evidence.")
@@ -320,7 +319,7 @@ class Finding:
             parts.append(f"{r['limitation']} stating limitations")
         return (f"Of the text's {self.n_sentences} sentences, {', '.join(parts)}. The argument runs from the reported "
                 f"results to its claims; the analysis rates its weakest step as "
-                f"{'a ' + self.fallacy if self.clear else 'not clearly weak'} (score {self.score:.2f}).")
+                f"{_a(self.fallacy) if self.clear else 'not clearly weak'} (score {self.score:.2f}).")
 
     def social_function(self) -> str:
         r = self.roles
@@ -345,10 +344,12 @@ class Finding:
         return (f"The argument is weakest where {self._flagged()}. Its conclusion should be read as no stronger than "
                 "the evidence it reports.")
 
+    def _kind_findings(self) -> tuple[str, str, str]:
+        """What a clear step assumes, what breaks without it and how it ages: its type's, or either type's."""
+        return UNSURE_FINDING if self.unsure else TYPE_FINDINGS[self.fallacy]
+
     def lag_weighted_verdict(self) -> str:
-        if self.unsure:
-            return UNSURE_LAG
-        return TYPE_FINDINGS[self.fallacy][2] if self.clear else NO_FINDING_LAG
+        return self._kind_findings()[2] if self.clear else NO_FINDING_LAG
 
     def assumption(self, quote: str = "") -> HiddenAssumption:
         """The type's assumption when the analysis finds `quote` (default: the finding's sentence) clearly weak in
@@ -356,7 +357,7 @@ class Finding:
         quote = quote or self.sentence
         if not (self.clear and quote == self.sentence and self.reason and self.score >= self.threshold):
             return role_assumption(quote)
-        assumption, if_false, _ = UNSURE_FINDING if self.unsure else TYPE_FINDINGS[self.fallacy]
+        assumption, if_false, _ = self._kind_findings()
         # the words that showed it, as far as they are in this sentence (a reason may cite evidence stated earlier)
         phrases = [w for w in (_whole_word(p, quote) for p in
                                dict.fromkeys(re.findall(r"\u201c([^\u201d]{2,60})\u201d", self.reason)))
