@@ -249,6 +249,7 @@ class Finding:
     type_score: float = 1.0  # the analysis' confidence in the type (1: the critic's own type, or no head)
     runner_up: str = ""  # the next most likely type when the analysis is unsure of this one ("" when sure)
     runner_up_score: float = 0.0
+    weakest: bool = True  # the analysis ranks this step first (not so when the critic chose another one)
 
     @classmethod
     def from_analysis(cls, analysis: dict | None, core_name: str = "", core_quote: str = "") -> Finding:
@@ -265,18 +266,23 @@ class Finding:
         else:
             fallacy = name if name in TYPE_FINDINGS else (pick["fallacy"] if pick else NO_CLEAR_FALLACY)
         same = pick is not None and pick["fallacy"] == fallacy
+        threshold = float(a.get("threshold", 0.0))
+        # the analysis vouches for a step only where it finds it clearly weak; below its threshold (a critic that
+        # named a step the analysis passed) the reading is the critic's, and the points say so
+        backed = same and float(pick["score"]) >= threshold
         roles: dict[str, int] = {}
         for s in a.get("sentences") or []:
             for r in s.get("roles") or []:
                 roles[r] = roles.get(r, 0) + 1
         best = cands[0]["score"] if cands else 0.0
         # unsure of the kind: the analysis' own type for this sentence scored below its type threshold
-        unsure = same and fallacy != NO_CLEAR_FALLACY and pick.get("runner_up") in TYPE_FINDINGS and \
+        unsure = backed and fallacy != NO_CLEAR_FALLACY and pick.get("runner_up") in TYPE_FINDINGS and \
             float(pick.get("type_score", 1.0)) < float(a.get("type_threshold", 0.0))
         return cls(sentence=core_quote or (pick["sentence"] if pick else ""), fallacy=fallacy,
                    score=float(pick["score"]) if same else (float(best) if fallacy == NO_CLEAR_FALLACY else 0.0),
-                   reason=pick["reason"] if same else "", threshold=float(a.get("threshold", 0.0)),
+                   reason=pick["reason"] if backed else "", threshold=threshold,
                    n_sentences=len(a.get("sentences") or []), roles=roles,
+                   weakest=backed and pick is cands[0],
                    type_score=float(pick["type_score"]) if unsure else 1.0,
                    runner_up=pick["runner_up"] if unsure else "",
                    runner_up_score=float(pick.get("runner_up_score", 0.0)) if unsure else 0.0)
@@ -293,12 +299,19 @@ class Finding:
 
     def _flagged(self) -> str:
         if not self.reason:  # the type is the critic's, not the analysis' (which gave this sentence no such reading)
+            if 0 < self.score < self.threshold:  # the analysis read it so too, but not as clearly weak
+                return (f"the critic reads this step as {_a(self.fallacy)}, which the analysis scored "
+                        f"{self.score:.2f}, below its threshold of {self.threshold:.2f}")
             return f"the critic reads this step as {_a(self.fallacy)}"
         if self.unsure:
-            return (f"the analysis rates this the weakest step (score {self.score:.2f}) but is unsure of its kind: "
+            return (f"the analysis rates this {self._rank} (score {self.score:.2f}) but is unsure of its kind: "
                     f"it reads most like {_a(self.fallacy)} ({self.reason}; type score "
                     f"{_below(self.type_score)}), else {_a(self.runner_up)} ({self.runner_up_score:.2f})")
         return f"the analysis reads this step as {_a(self.fallacy)} ({self.reason}; score {self.score:.2f})"
+
+    @property
+    def _rank(self) -> str:
+        return "the weakest step" if self.weakest else "a weak step"
 
     def explanation(self) -> str:
         if not self.clear:
@@ -318,8 +331,17 @@ class Finding:
         if r.get("limitation"):
             parts.append(f"{r['limitation']} stating limitations")
         return (f"Of the text's {self.n_sentences} sentences, {', '.join(parts)}. The argument runs from the reported "
-                f"results to its claims; the analysis rates its weakest step as "
-                f"{_a(self.fallacy) if self.clear else 'not clearly weak'} (score {self.score:.2f}).")
+                f"results to its claims; {self._claims_step()}.")
+
+    def _claims_step(self) -> str:
+        if not self.clear:
+            return f"the analysis rates its weakest step as not clearly weak (score {self.score:.2f})"
+        if self.reason:
+            step = "its weakest step" if self.weakest else "a weak step"
+            return f"the analysis rates {step} as {_a(self.fallacy)} (score {self.score:.2f})"
+        return f"the critic reads its weakest step as {_a(self.fallacy)}, " + (
+            f"which the analysis scored {self.score:.2f}, below its threshold of {self.threshold:.2f}"
+            if self.score > 0 else "a reading the analysis does not share")
 
     def social_function(self) -> str:
         r = self.roles
@@ -338,7 +360,8 @@ class Finding:
             return ("The analysis found no clearly weak step; the conclusions appear to stay within the reported "
                     "evidence. Read it for its results.")
         if self.unsure:
-            return (f"The argument is weakest at this step (score {self.score:.2f}), which the analysis reads most "
+            return (f"The argument is {'weakest' if self.weakest else 'weak'} at this step (score {self.score:.2f}), "
+                    f"which the analysis reads most "
                     f"like {_a(self.fallacy)} or {_a(self.runner_up)}. Its conclusion should be read as no stronger "
                     "than the evidence it reports.")
         return (f"The argument is weakest where {self._flagged()}. Its conclusion should be read as no stronger than "

@@ -451,6 +451,32 @@ def test_a_step_of_uncertain_kind_names_its_likeliest_two_and_claims_only_what_e
     assert not other.unsure and "The critic reads this step as a straw man" in other.explanation()
 
 
+def test_the_analysis_vouches_only_for_steps_it_finds_clearly_weak():
+    """A critic (the served path's model) may name a step the analysis scored far below its threshold, or one it
+    ranks second: the program's points must not say the analysis rates it the weakest step."""
+    other = "Our evaluation uses 200 questions from a single trivia benchmark."
+    faint = {"sentence": other, "fallacy": "benchmark-to-capability leap", "score": 0.02, "reason": "a test score",
+             "type_score": 0.4, "runner_up": "hasty generalization", "runner_up_score": 0.3}
+    a = {**ANALYSIS, "candidates": [faint], "no_clear_fallacy": True, "type_threshold": 0.7}
+    f = Finding.from_analysis(a, "benchmark-to-capability leap", other)
+    assert f.clear and not f.unsure and not f.reason
+    for text in (f.explanation(), f.verdict(), f.claims()):
+        assert "weakest step (score" not in text and "the analysis reads this step" not in text, text
+    assert "which the analysis scored 0.02, below its threshold of 0.47" in f.explanation()
+    assert "which the analysis scored 0.02" in f.claims()
+    assert not f.assumption().assumption.startswith(TYPE_FINDINGS["benchmark-to-capability leap"][0][:-1])
+    # a clear step the analysis ranks second is "a weak step", not "the weakest"
+    second = {**faint, "score": 0.6}
+    a = {**ANALYSIS, "candidates": [ANALYSIS["candidates"][0], second], "type_threshold": 0.7}
+    f = Finding.from_analysis(a, "benchmark-to-capability leap", other)
+    assert f.unsure and "rates this a weak step (score 0.60)" in f.explanation()
+    assert f.verdict().startswith("The argument is weak at this step") and "rates a weak step" in f.claims()
+    first = Finding.from_analysis({**a, "candidates": [{**second, "score": 0.9}]}, "benchmark-to-capability leap",
+                                  other)
+    assert "rates this the weakest step (score 0.90)" in first.explanation()
+    assert "rates its weakest step as" in first.claims()
+
+
 def test_the_analysis_gives_each_candidate_its_runner_up_type():
     from agent.analysis import analyse_text
 
