@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fit and measure the support scorer (agent.critique.support) on the labelled (point, quote) pairs of
 bench/data/critique/: support.jsonl (53 pairs), support_test.jsonl (104 pairs, labelled by a different hand on
-other abstracts) and support_judged*.jsonl (871 pairs from real dissections, labelled blind; see
+other abstracts) and support_judged*.jsonl (1,420 pairs from real dissections, labelled blind; see
 bench/support_judge.py; held out). Prints the honest figures (each of the first two files judged by the model
 fitted on the other; grouped cross-validation by abstract over both), the shipped model's in-sample figures and
 its agreement on the judged pairs. `--write` saves the model fitted on the first two files to

@@ -182,7 +182,8 @@ FIT_FILES = ("support.jsonl", "support_test.jsonl")
 CHECK_FILES = ("support_judged.jsonl", "support_judged2.jsonl", "support_judged3.jsonl",
                "support_judged4.jsonl", "support_judged5.jsonl", "support_judged6.jsonl", "support_judged7.jsonl",
                "support_judged8.jsonl", "support_judged9.jsonl", "support_judged10.jsonl",
-               "support_judged11.jsonl", "support_judged12.jsonl", "support_judged13.jsonl")
+               "support_judged11.jsonl", "support_judged12.jsonl", "support_judged13.jsonl",
+               "support_judged14.jsonl")
 
 
 def calibrate(data: Path = _DATA, files: tuple[str, ...] = FIT_FILES, check: tuple[str, ...] = CHECK_FILES,
