@@ -299,15 +299,19 @@ class Finding:
 
     def _flagged(self) -> str:
         if not self.reason:  # the type is the critic's, not the analysis' (which gave this sentence no such reading)
-            if 0 < self.score < self.threshold:  # the analysis read it so too, but not as clearly weak
-                return (f"the critic reads this step as {_a(self.fallacy)}, which the analysis scored "
-                        f"{self.score:.2f}, below its threshold of {self.threshold:.2f}")
-            return f"the critic reads this step as {_a(self.fallacy)}"
+            faint = self._scored_below()
+            return f"the critic reads this step as {_a(self.fallacy)}" + (f", {faint}" if faint else "")
         if self.unsure:
             return (f"the analysis rates this {self._rank} (score {self.score:.2f}) but is unsure of its kind: "
                     f"it reads most like {_a(self.fallacy)} ({self.reason}; type score "
                     f"{_below(self.type_score)}), else {_a(self.runner_up)} ({self.runner_up_score:.2f})")
         return f"the analysis reads this step as {_a(self.fallacy)} ({self.reason}; score {self.score:.2f})"
+
+    def _scored_below(self) -> str:
+        """For a critic's reading the analysis shares but not as clearly weak: its score against its threshold."""
+        if 0 < self.score < self.threshold:
+            return f"which the analysis scored {self.score:.2f}, below its threshold of {self.threshold:.2f}"
+        return ""
 
     @property
     def _rank(self) -> str:
@@ -340,8 +344,7 @@ class Finding:
             step = "its weakest step" if self.weakest else "a weak step"
             return f"the analysis rates {step} as {_a(self.fallacy)} (score {self.score:.2f})"
         return f"the critic reads its weakest step as {_a(self.fallacy)}, " + (
-            f"which the analysis scored {self.score:.2f}, below its threshold of {self.threshold:.2f}"
-            if self.score > 0 else "a reading the analysis does not share")
+            self._scored_below() or "a reading the analysis does not share")
 
     def social_function(self) -> str:
         r = self.roles
